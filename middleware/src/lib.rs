@@ -1,0 +1,1 @@
+//! volkszaehler database layer.

@@ -1,0 +1,1 @@
+//! The volkszaehler `config.yaml` schema.

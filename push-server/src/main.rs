@@ -1,0 +1,3 @@
+//! push-server daemon (see issue 3).
+
+fn main() {}

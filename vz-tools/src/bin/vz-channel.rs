@@ -1,0 +1,3 @@
+//! vz-channel: manage channels.
+
+fn main() {}

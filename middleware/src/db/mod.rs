@@ -1,0 +1,145 @@
+//! The database handle: connecting, the embedded default, and what the handle knows about the
+//! database it talks to.
+
+mod data;
+pub(crate) mod dialect;
+mod entity;
+mod schema;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use sqlx::AnyPool;
+
+pub use self::data::Reading;
+pub use self::dialect::Backend;
+pub use self::entity::{Entity, NewEntity};
+pub use self::schema::SchemaVariant;
+use self::dialect::Dialect;
+use self::schema::Layout;
+use crate::Result;
+
+/// A connection pool to one volkszaehler database; cheap to clone.
+///
+/// All clones share the pool, so [`Db::close`] on one closes them all.
+#[derive(Clone, Debug)]
+pub struct Db {
+    /// The connections; every query goes through it.
+    pool: AnyPool,
+    /// How to write SQL for this backend.
+    dialect: Dialect,
+    /// The schema variant found (or created) at connect time; never changes afterwards,
+    /// because this crate never alters a schema.
+    layout: Layout,
+}
+
+impl Db {
+    /// Connects to the database at `url`.
+    ///
+    /// If the database has none of the volkszaehler tables, the current schema is created
+    /// exactly as the PHP middleware's Doctrine would create it, so the PHP middleware can use
+    /// the database too. Otherwise the schema variant is detected and the schema is left as it
+    /// is. For a SQLite file URL the file and its folder are created if missing; foreign keys
+    /// are enforced on every SQLite connection.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::InvalidUrl`](crate::Error::InvalidUrl) if the URL names no supported backend;
+    /// - [`Error::Io`](crate::Error::Io) if the folder of a SQLite file cannot be created;
+    /// - [`Error::IncompleteSchema`](crate::Error::IncompleteSchema) if only some of the
+    ///   volkszaehler tables exist;
+    /// - [`Error::Database`](crate::Error::Database) if connecting or the DDL fails.
+    pub async fn connect(url: &str) -> Result<Db> {
+        sqlx::any::install_default_drivers();
+        let dialect = Dialect::for_url(url)?;
+        let url = dialect.prepare_url(url)?;
+        let pool = dialect.pool_options(&url).connect(&url).await?;
+        let layout = match schema::prepare(&pool, dialect).await {
+            Ok(layout) => layout,
+            Err(error) => {
+                pool.close().await;
+                return Err(error);
+            }
+        };
+        Ok(Db { pool, dialect, layout })
+    }
+
+    /// The URL of the embedded default database (product decision 13), as a `sqlite://` URL.
+    ///
+    /// The file is `$XDG_DATA_HOME/volkszaehler/volkszaehler.sqlite3`, else
+    /// `$HOME/.local/share/volkszaehler/volkszaehler.sqlite3`, else
+    /// `./volkszaehler.sqlite3`. Empty variables count as unset. [`Db::connect`] creates the
+    /// file and its folder on first use.
+    pub fn default_sqlite_url() -> String {
+        let file = default_sqlite_file(
+            std::env::var_os("XDG_DATA_HOME"),
+            std::env::var_os("HOME"),
+        );
+        sqlite_url(&file)
+    }
+
+    /// The backend this handle talks to.
+    pub fn backend(&self) -> Backend {
+        self.dialect.backend()
+    }
+
+    /// The schema variant of the database.
+    pub fn variant(&self) -> SchemaVariant {
+        self.layout.variant
+    }
+
+    /// Closes every connection of the pool (of all clones) and waits until they are closed.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The embedded default file for the given `XDG_DATA_HOME` and `HOME`.
+fn default_sqlite_file(xdg_data_home: Option<OsString>, home: Option<OsString>) -> PathBuf {
+    let xdg_data_home = xdg_data_home.filter(|value| !value.is_empty());
+    let home = home.filter(|value| !value.is_empty());
+    match (xdg_data_home, home) {
+        (Some(data), _) => PathBuf::from(data).join("volkszaehler/volkszaehler.sqlite3"),
+        (None, Some(home)) => {
+            PathBuf::from(home).join(".local/share/volkszaehler/volkszaehler.sqlite3")
+        }
+        (None, None) => PathBuf::from("./volkszaehler.sqlite3"),
+    }
+}
+
+/// A `sqlite://` URL for a file path, percent-encoding what a URL cannot carry.
+fn sqlite_url(file: &std::path::Path) -> String {
+    let mut url = String::from("sqlite://");
+    for c in file.to_string_lossy().chars() {
+        match c {
+            '%' | '?' | '#' | ' ' => url.push_str(&format!("%{:02X}", c as u32)),
+            _ => url.push(c),
+        }
+    }
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_file_prefers_xdg_then_home() {
+        let check = |xdg: Option<&str>, home: Option<&str>, expect: &str| {
+            let file = default_sqlite_file(xdg.map(OsString::from), home.map(OsString::from));
+            assert_eq!(file, PathBuf::from(expect));
+        };
+        check(Some("/x"), Some("/h"), "/x/volkszaehler/volkszaehler.sqlite3");
+        check(Some(""), Some("/h"), "/h/.local/share/volkszaehler/volkszaehler.sqlite3");
+        check(None, Some("/h"), "/h/.local/share/volkszaehler/volkszaehler.sqlite3");
+        check(None, None, "./volkszaehler.sqlite3");
+        assert!(Db::default_sqlite_url().starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn sqlite_urls_escape_what_a_url_cannot_carry() {
+        assert_eq!(sqlite_url(std::path::Path::new("/a/b.db")), "sqlite:///a/b.db");
+        assert_eq!(sqlite_url(std::path::Path::new("./b.db")), "sqlite://./b.db");
+        assert_eq!(sqlite_url(std::path::Path::new("/a b/c?#%.db")), "sqlite:///a%20b/c%3F%23%25.db");
+    }
+}

@@ -28,16 +28,17 @@
 //!     placeholders, quoting, upserts, sequences, catalogue queries); the only module that
 //!     looks at the backend;
 //!   - `db::schema`: creating the schema, detecting the [`SchemaVariant`];
-//!   - `db::entity`: [`Entity`], [`NewEntity`], properties and group membership;
+//!   - `db::entity`: [`Entity`], [`NewEntity`] and their properties;
+//!   - `db::group`: group membership (adding and removing children, refusing cycles);
 //!   - `db::data`: [`Reading`] and the `data` table.
 //! - `error`: [`Error`] and [`Result`].
-//! - [`testing`] (feature `testing`): a fresh database per test on every backend, and the
-//!   [`db_test!`] macro.
+//! - `testing` (feature `testing`): a fresh database per test on every backend, and the
+//!   `db_test!` macro that runs one test body on all of them.
 
 mod db;
 mod error;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use db::{Backend, Db, Entity, NewEntity, Reading, SchemaVariant};
+pub use db::{Backend, Db, Entity, NewEntity, Reading, SchemaVariant, redact_url};
 pub use error::{Error, Result};

@@ -15,14 +15,36 @@
 //!
 //! # Example
 //!
-//! ```ignore
-//! use middleware::db_test;
+//! In `tests/readings.rs` of a crate with `middleware` (feature `testing`) and `tokio` as
+//! dev-dependencies:
 //!
+//! ```no_run
+//! use middleware::{NewEntity, db_test};
+//!
+//! /// A fixture; the test bodies see the items of their module.
+//! fn power_channel() -> NewEntity {
+//!     NewEntity {
+//!         kind: "power".into(),
+//!         uuid: None,
+//!         properties: vec![("title".into(), "Flat".into()), ("resolution".into(), "1000".into())],
+//!     }
+//! }
+//!
+//! // Expands to the tests `stores_a_reading::{sqlite, mysql, postgres}`.
 //! db_test!(stores_a_reading, |t| async move {
 //!     let db = t.db();
-//!     let channel = db.create_entity(&power_channel()).await.unwrap();
-//!     db.insert_reading(channel.id, 1000, 1.0).await.unwrap();
+//!     let channel = db.create_entity(&power_channel()).await?;
+//!     db.insert_reading(channel.id, 1000, 1.0).await?;
+//!     assert_eq!(db.readings(channel.id, 0, 2000).await?.len(), 1);
+//!     Ok::<_, middleware::Error>(())
 //! });
+//!
+//! // Starts from a database without tables, e.g. to build a legacy schema first.
+//! db_test!(empty connects_to_an_empty_database, |t| async move {
+//!     let db = t.connect().await.unwrap();
+//!     assert!(db.entities().await.unwrap().is_empty());
+//! });
+//! # fn main() {}
 //! ```
 
 use std::fmt::Debug;
@@ -137,8 +159,8 @@ impl TestDb {
             }
             Some(var) => {
                 let admin_url = server_url(var, backend)?;
-                let dialect = Dialect::for_url(&admin_url)
-                    .unwrap_or_else(|error| panic!("{var}: {error}"));
+                let dialect =
+                    Dialect::for_url(&admin_url).unwrap_or_else(|error| panic!("{var}: {error}"));
                 let mut admin = sqlx::AnyConnection::connect(&admin_url)
                     .await
                     .unwrap_or_else(|error| panic!("connecting to {var}: {error}"));
@@ -149,7 +171,10 @@ impl TestDb {
                         .unwrap_or_else(|error| panic!("creating database {name}: {error}"));
                 }
                 let _ = admin.close().await;
-                (with_database(&admin_url, &name), Place::Server { admin_url, name })
+                (
+                    with_database(&admin_url, &name),
+                    Place::Server { admin_url, name },
+                )
             }
         };
         let backend = Dialect::for_url(&url)
@@ -163,7 +188,12 @@ impl TestDb {
             ),
             Setup::Empty => None,
         };
-        Some(TestDb { url, backend, db, place })
+        Some(TestDb {
+            url,
+            backend,
+            db,
+            place,
+        })
     }
 
     /// The database URL, e.g. for a binary's `--db`.
@@ -275,7 +305,9 @@ fn with_database(url: &str, name: &str) -> String {
         None => (url, None),
     };
     let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..].find('/').map_or(base.len(), |i| authority_start + i);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
     let mut out = format!("{}/{name}", &base[..path_start]);
     if let Some(query) = query {
         out.push('?');
@@ -342,11 +374,12 @@ where
 /// enclosing module are visible in the body (`use super::*`). Backends without a configured
 /// server are skipped (see [`testing`](crate::testing)).
 ///
-/// ```ignore
+/// ```no_run
 /// middleware::db_test!(counts_entities, |t| async move {
 ///     assert!(t.db().entities().await?.is_empty());
 ///     Ok::<_, middleware::Error>(())
 /// });
+/// # fn main() {}
 /// ```
 #[macro_export]
 macro_rules! db_test {
@@ -401,8 +434,14 @@ mod tests {
     #[test]
     fn replaces_the_database_of_a_url() {
         for (url, expect) in [
-            ("mysql://root@127.0.0.1:3306/test", "mysql://root@127.0.0.1:3306/x"),
-            ("postgres://pg@h/test?sslmode=disable", "postgres://pg@h/x?sslmode=disable"),
+            (
+                "mysql://root@127.0.0.1:3306/test",
+                "mysql://root@127.0.0.1:3306/x",
+            ),
+            (
+                "postgres://pg@h/test?sslmode=disable",
+                "postgres://pg@h/x?sslmode=disable",
+            ),
             ("postgres://pg@h", "postgres://pg@h/x"),
             ("mysql://u:p@h:1/", "mysql://u:p@h:1/x"),
         ] {

@@ -49,11 +49,20 @@ fn no_action(backend: Backend) -> String {
 
 /// A NOT NULL column.
 fn column(backend: Backend, name: &str, kind: Type) -> Column {
-    Column { name: name.into(), kind: native(backend, kind), nullable: false, generated: false }
+    Column {
+        name: name.into(),
+        kind: native(backend, kind),
+        nullable: false,
+        generated: false,
+    }
 }
 
 fn index(name: &str, unique: bool, columns: &[&str]) -> Index {
-    Index { name: name.into(), unique, columns: columns.iter().map(|c| c.to_string()).collect() }
+    Index {
+        name: name.into(),
+        unique,
+        columns: columns.iter().map(|c| c.to_string()).collect(),
+    }
 }
 
 fn foreign_key(backend: Backend, name: &str, column: &str) -> ForeignKey {
@@ -154,7 +163,13 @@ db_test!(creates_the_current_schema, |t| async move {
     let pool = common::raw(&t).await;
     assert_eq!(
         catalogue::table_names(&pool, backend).await,
-        strings(&["aggregate", "data", "entities", "entities_in_aggregator", "properties"])
+        strings(&[
+            "aggregate",
+            "data",
+            "entities",
+            "entities_in_aggregator",
+            "properties"
+        ])
     );
     for want in expected(backend) {
         let got = catalogue::table(&pool, backend, &want.name).await;
@@ -162,10 +177,19 @@ db_test!(creates_the_current_schema, |t| async move {
     }
     match backend {
         Backend::Postgres => {
-            assert_eq!(catalogue::pg_sequences(&pool).await, strings(&["entities_id_seq"]));
+            assert_eq!(
+                catalogue::pg_sequences(&pool).await,
+                strings(&["entities_id_seq"])
+            );
         }
         Backend::MySql => {
-            for table in ["entities", "entities_in_aggregator", "data", "properties", "aggregate"] {
+            for table in [
+                "entities",
+                "entities_in_aggregator",
+                "data",
+                "properties",
+                "aggregate",
+            ] {
                 let (engine, collation) = catalogue::mysql_table_options(&pool, table).await;
                 assert_eq!(engine, "InnoDB", "{table}");
                 assert!(
@@ -188,7 +212,10 @@ db_test!(creates_the_current_schema, |t| async move {
                 );
                 assert!(sql.contains(&constraint), "{table}: {sql}");
             }
-            let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&pool).await.unwrap();
+            let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
             assert_eq!(mode, "wal");
         }
     }
@@ -227,7 +254,10 @@ db_test!(empty refuses_an_incomplete_schema, |t| async move {
 
 #[tokio::test]
 async fn rejects_unknown_schemes() {
-    assert!(matches!(Db::connect("oracle://x").await, Err(Error::InvalidUrl { .. })));
+    assert!(matches!(
+        Db::connect("oracle://x").await,
+        Err(Error::InvalidUrl { .. })
+    ));
     assert!(matches!(
         Db::connect("mysql://vz:secret@[::1").await,
         Err(Error::Database(_) | Error::InvalidUrl { .. })
@@ -238,7 +268,9 @@ async fn rejects_unknown_schemes() {
 async fn creates_the_sqlite_file_and_its_folder() {
     let dir = std::env::temp_dir().join(format!("vz-schema-{}", uuid_like()));
     let file = dir.join("nested").join("vz.sqlite3");
-    let db = Db::connect(&format!("sqlite://{}", file.display())).await.unwrap();
+    let db = Db::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
     assert_eq!(db.backend(), Backend::Sqlite);
     assert!(file.is_file());
     db.close().await;
@@ -248,7 +280,10 @@ async fn creates_the_sqlite_file_and_its_folder() {
 #[tokio::test]
 async fn in_memory_sqlite_keeps_its_schema() {
     let db = Db::connect("sqlite::memory:").await.unwrap();
-    let channel = db.create_entity(&common::power("mem", "1000")).await.unwrap();
+    let channel = db
+        .create_entity(&common::power("mem", "1000"))
+        .await
+        .unwrap();
     db.insert_reading(channel.id, 1, 1.0).await.unwrap();
     assert_eq!(db.readings(channel.id, 0, 10).await.unwrap().len(), 1);
     db.close().await;
@@ -257,6 +292,9 @@ async fn in_memory_sqlite_keeps_its_schema() {
 /// A unique suffix for a temporary folder.
 fn uuid_like() -> String {
     use std::time::{SystemTime, UNIX_EPOCH};
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     format!("{}-{nanos}", std::process::id())
 }

@@ -72,7 +72,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let db = Db::connect(&url)
         .await
-        .with_context(|| format!("opening database {}", redact(&url)))?;
+        .with_context(|| format!("opening database {}", middleware::redact_url(&url)))?;
 
     let ingest_spec = listen_spec(
         cli.ingest.as_deref(),
@@ -94,7 +94,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
 
     println!("Volkszaehler Push Server {}", env!("CARGO_PKG_VERSION"));
-    println!("database:  {}", redact(&url));
+    println!("database:  {}", middleware::redact_url(&url));
     for l in &listeners.ingest {
         println!(
             "ingest:    http://{} (vzlogger push, any path)",
@@ -188,19 +188,4 @@ async fn on_signal(shutdown: CancellationToken) {
     let _ = ctrl_c.await;
     tracing::info!("shutting down");
     shutdown.cancel();
-}
-
-fn redact(url: &str) -> String {
-    match url
-        .split_once("://")
-        .and_then(|(scheme, rest)| Some((scheme, rest.rsplit_once('@')?)))
-    {
-        Some((scheme, (userinfo, host))) if userinfo.contains(':') => {
-            format!(
-                "{scheme}://{}:***@{host}",
-                userinfo.split(':').next().unwrap_or("")
-            )
-        }
-        _ => url.to_owned(),
-    }
 }

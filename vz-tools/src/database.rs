@@ -99,37 +99,8 @@ impl DatabaseArgs {
         Db::connect(&url)
             .await
             .map_err(|source| DatabaseArgsError::Connect {
-                url: redact(&url),
+                url: middleware::redact_url(&url),
                 source,
             })
-    }
-}
-
-/// Hides the password of a URL for messages (`mysql://vz:***@host/db`).
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let Some((userinfo, host)) = rest.rsplit_once('@') else {
-        return url.to_owned();
-    };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn passwords_are_hidden() {
-        assert_eq!(redact("mysql://vz:secret@db/vz"), "mysql://vz:***@db/vz");
-        assert_eq!(
-            redact("postgres://postgres@db/vz"),
-            "postgres://postgres@db/vz"
-        );
-        assert_eq!(redact("sqlite:///tmp/a.db"), "sqlite:///tmp/a.db");
     }
 }

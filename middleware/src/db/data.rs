@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 
 use sqlx::Row as _;
+use sqlx::any::AnyRow;
 
 use super::Db;
 use crate::{Error, Result};
@@ -31,19 +32,28 @@ impl Db {
     /// [`Error::DuplicateReading`] if the channel has a reading at this timestamp,
     /// [`Error::UnknownChannel`] if no entity has this id (enforced by the foreign key),
     /// [`Error::Database`] for anything else.
-    pub async fn insert_reading(&self, channel_id: i32, timestamp_ms: i64, value: f64) -> Result<()> {
-        sqlx::query(self.dialect.sql(
-            r#"INSERT INTO data (channel_id, "timestamp", "value") VALUES (?, ?, ?)"#,
-        ))
-            .bind(channel_id)
-            .bind(timestamp_ms)
-            .bind(value)
-            .execute(&self.pool)
-            .await
-            .map_err(|error| match classify(error, channel_id) {
-                Failure::Duplicate => Error::DuplicateReading { channel_id, timestamp: timestamp_ms },
-                Failure::Other(error) => error,
-            })?;
+    pub async fn insert_reading(
+        &self,
+        channel_id: i32,
+        timestamp_ms: i64,
+        value: f64,
+    ) -> Result<()> {
+        sqlx::query(
+            self.dialect
+                .sql(r#"INSERT INTO data (channel_id, "timestamp", "value") VALUES (?, ?, ?)"#),
+        )
+        .bind(channel_id)
+        .bind(timestamp_ms)
+        .bind(value)
+        .execute(&self.pool)
+        .await
+        .map_err(|error| match classify(error, channel_id) {
+            Failure::Duplicate => Error::DuplicateReading {
+                channel_id,
+                timestamp: timestamp_ms,
+            },
+            Failure::Other(error) => error,
+        })?;
         Ok(())
     }
 
@@ -66,16 +76,23 @@ impl Db {
             // An earlier reading may also collide with a stored one; that one comes first.
             let stored = self.first_stored(channel_id, &readings[..repeat]).await?;
             let first = stored.unwrap_or(repeat);
-            return Err(Error::DuplicateReading { channel_id, timestamp: readings[first].timestamp });
+            return Err(Error::DuplicateReading {
+                channel_id,
+                timestamp: readings[first].timestamp,
+            });
         }
         match self.insert_all(channel_id, readings).await {
             Ok(count) => Ok(count),
             Err(Failure::Duplicate) => match self.first_stored(channel_id, readings).await? {
-                Some(first) => {
-                    Err(Error::DuplicateReading { channel_id, timestamp: readings[first].timestamp })
-                }
+                Some(first) => Err(Error::DuplicateReading {
+                    channel_id,
+                    timestamp: readings[first].timestamp,
+                }),
                 // A concurrent writer stored and deleted the row meanwhile; report the first.
-                None => Err(Error::DuplicateReading { channel_id, timestamp: readings[0].timestamp }),
+                None => Err(Error::DuplicateReading {
+                    channel_id,
+                    timestamp: readings[0].timestamp,
+                }),
             },
             Err(Failure::Other(error)) => Err(error),
         }
@@ -86,7 +103,12 @@ impl Db {
     /// # Errors
     ///
     /// [`Error::Database`] if the query fails.
-    pub async fn readings(&self, channel_id: i32, from_ms: i64, to_ms: i64) -> Result<Vec<Reading>> {
+    pub async fn readings(
+        &self,
+        channel_id: i32,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<Reading>> {
         let rows = sqlx::query(self.dialect.sql(
             r#"SELECT "timestamp", "value" FROM data WHERE channel_id = ? AND "timestamp" >= ? AND "timestamp" <= ? ORDER BY "timestamp""#,
         ))
@@ -96,7 +118,12 @@ impl Db {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|row| Ok(Reading { timestamp: row.try_get(0)?, value: row.try_get(1)? }))
+            .map(|row| {
+                Ok(Reading {
+                    timestamp: row.try_get(0)?,
+                    value: float(row, 1)?,
+                })
+            })
             .collect()
     }
 
@@ -104,18 +131,26 @@ impl Db {
     async fn insert_all(&self, channel_id: i32, readings: &[Reading]) -> Result<u64, Failure> {
         let rows_per_statement =
             MAX_ROWS_PER_STATEMENT.min(self.dialect.max_bind_params() / PARAMS_PER_ROW);
-        let mut tx = self.pool.begin().await.map_err(|error| classify(error, channel_id))?;
+        let mut tx = self.begin_write().await.map_err(Failure::Other)?;
         let mut count = 0;
         for chunk in readings.chunks(rows_per_statement) {
             let mut query = sqlx::query(self.dialect.sql_owned(&insert_statement(chunk.len())));
             for reading in chunk {
-                query = query.bind(channel_id).bind(reading.timestamp).bind(reading.value);
+                query = query
+                    .bind(channel_id)
+                    .bind(reading.timestamp)
+                    .bind(reading.value);
             }
             // Dropping `tx` on the error path rolls the transaction back.
-            let done = query.execute(&mut *tx).await.map_err(|error| classify(error, channel_id))?;
+            let done = query
+                .execute(&mut *tx)
+                .await
+                .map_err(|error| classify(error, channel_id))?;
             count += done.rows_affected();
         }
-        tx.commit().await.map_err(|error| classify(error, channel_id))?;
+        tx.commit()
+            .await
+            .map_err(|error| classify(error, channel_id))?;
         Ok(count)
     }
 
@@ -129,13 +164,16 @@ impl Db {
             );
             push_list(&mut sql, chunk.len(), "?");
             sql.push(')');
-            let mut query = sqlx::query_scalar::<_, i64>(self.dialect.sql_owned(&sql)).bind(channel_id);
+            let mut query =
+                sqlx::query_scalar::<_, i64>(self.dialect.sql_owned(&sql)).bind(channel_id);
             for reading in chunk {
                 query = query.bind(reading.timestamp);
             }
             stored.extend(query.fetch_all(&self.pool).await?);
         }
-        Ok(readings.iter().position(|reading| stored.contains(&reading.timestamp)))
+        Ok(readings
+            .iter()
+            .position(|reading| stored.contains(&reading.timestamp)))
     }
 }
 
@@ -158,10 +196,22 @@ fn classify(error: sqlx::Error, channel_id: i32) -> Failure {
     }
 }
 
+/// Column `index` as a float; an integer stored by another writer (SQLite keeps whatever
+/// storage class it was given when a column's affinity allows it) is converted.
+fn float(row: &AnyRow, index: usize) -> Result<f64, sqlx::Error> {
+    row.try_get::<f64, _>(index).or_else(|error| {
+        row.try_get::<i64, _>(index)
+            .map(|value| value as f64)
+            .map_err(|_| error)
+    })
+}
+
 /// The index of the first reading whose timestamp an earlier reading of the slice has.
 fn first_repeat(readings: &[Reading]) -> Option<usize> {
     let mut seen = HashSet::with_capacity(readings.len());
-    readings.iter().position(|reading| !seen.insert(reading.timestamp))
+    readings
+        .iter()
+        .position(|reading| !seen.insert(reading.timestamp))
 }
 
 /// A neutral multi-row insert into `data` for `rows` readings.
@@ -186,7 +236,13 @@ mod tests {
     use super::*;
 
     fn readings(timestamps: &[i64]) -> Vec<Reading> {
-        timestamps.iter().map(|&timestamp| Reading { timestamp, value: 1.0 }).collect()
+        timestamps
+            .iter()
+            .map(|&timestamp| Reading {
+                timestamp,
+                value: 1.0,
+            })
+            .collect()
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Channels and groups: the `entities`, `properties` and `entities_in_aggregator` tables.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use push_core::definition::{self, EntityDefinition, Model};
 use sqlx::{AnyConnection, Row as _};
@@ -58,19 +58,24 @@ pub struct NewEntity {
 }
 
 /// The `entities` row of an entity, without properties.
-struct Header {
+pub(super) struct Header {
     /// `entities.id`.
-    id: i32,
+    pub(super) id: i32,
+    /// `entities.uuid` as stored (MySQL compares it case-insensitively, so it may differ in
+    /// case from the UUID looked up).
+    pub(super) uuid: String,
     /// `entities.type`.
-    kind: String,
+    pub(super) kind: String,
     /// `entities.class`.
-    class: String,
+    pub(super) class: String,
 }
 
 impl Header {
     /// The definition of the entity's type.
     fn definition(&self) -> Result<&'static EntityDefinition> {
-        definition::definition(&self.kind).ok_or_else(|| Error::UnknownType { kind: self.kind.clone() })
+        definition::definition(&self.kind).ok_or_else(|| Error::UnknownType {
+            kind: self.kind.clone(),
+        })
     }
 }
 
@@ -86,8 +91,9 @@ impl Db {
     /// required property), [`Error::InvalidUuid`], [`Error::DuplicateUuid`]; nothing is
     /// written then. [`Error::Database`] if a statement fails.
     pub async fn create_entity(&self, new: &NewEntity) -> Result<Entity> {
-        let def = definition::definition(&new.kind)
-            .ok_or_else(|| Error::UnknownType { kind: new.kind.clone() })?;
+        let def = definition::definition(&new.kind).ok_or_else(|| Error::UnknownType {
+            kind: new.kind.clone(),
+        })?;
         let mut properties = BTreeMap::new();
         for (key, value) in &new.properties {
             properties.insert(key.clone(), def.validate_property(key, value)?.to_db());
@@ -98,7 +104,7 @@ impl Db {
             None => uuid::Uuid::new_v4().hyphenated().to_string(),
         };
 
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if self.header(&mut tx, &uuid).await?.is_some() {
             return Err(Error::DuplicateUuid { uuid });
         }
@@ -114,7 +120,10 @@ impl Db {
                 }
                 _ => Error::Database(error),
             })?;
-        let header = self.header(&mut tx, &uuid).await?.ok_or_else(|| Error::NotFound { uuid: uuid.clone() })?;
+        let header = self
+            .header(&mut tx, &uuid)
+            .await?
+            .ok_or_else(|| Error::NotFound { uuid: uuid.clone() })?;
         for (key, value) in &properties {
             self.upsert_property(&mut tx, header.id, key, value).await?;
         }
@@ -134,7 +143,11 @@ impl Db {
     ///
     /// [`Error::NotFound`] if there is none, [`Error::Database`] if a query fails.
     pub async fn entity(&self, uuid: &str) -> Result<Entity> {
-        self.find_entity(uuid).await?.ok_or_else(|| Error::NotFound { uuid: uuid.to_owned() })
+        self.find_entity(uuid)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                uuid: uuid.to_owned(),
+            })
     }
 
     /// The entity with this UUID, if there is one.
@@ -147,21 +160,25 @@ impl Db {
         let Some(header) = self.header(&mut conn, uuid).await? else {
             return Ok(None);
         };
-        let rows = sqlx::query(self.dialect.sql(
-            r#"SELECT pkey, "value" FROM properties WHERE entity_id = ? ORDER BY pkey"#,
-        ))
+        let rows = sqlx::query(
+            self.dialect
+                .sql(r#"SELECT pkey, "value" FROM properties WHERE entity_id = ? ORDER BY pkey"#),
+        )
         .bind(header.id)
         .fetch_all(&mut *conn)
         .await?;
         let mut properties = BTreeMap::new();
         for row in &rows {
-            if let (Some(key), value) = (row.try_get::<Option<String>, _>(0)?, row.try_get::<Option<String>, _>(1)?) {
+            if let (Some(key), value) = (
+                row.try_get::<Option<String>, _>(0)?,
+                row.try_get::<Option<String>, _>(1)?,
+            ) {
                 properties.insert(key, value.unwrap_or_default());
             }
         }
         Ok(Some(Entity {
             id: header.id,
-            uuid: uuid.to_owned(),
+            uuid: header.uuid,
             kind: header.kind,
             class: header.class,
             properties,
@@ -177,8 +194,11 @@ impl Db {
         let entities = self
             .dialect
             .sql(r#"SELECT id, uuid, "type", "class" FROM entities ORDER BY id"#);
-        let properties = self.dialect.sql(r#"SELECT entity_id, pkey, "value" FROM properties"#);
-        self.load(sqlx::query(entities), sqlx::query(properties)).await
+        let properties = self
+            .dialect
+            .sql(r#"SELECT entity_id, pkey, "value" FROM properties"#);
+        self.load(sqlx::query(entities), sqlx::query(properties))
+            .await
     }
 
     /// Sets a property, replacing its value if it is set; validated against the entity's type.
@@ -188,10 +208,11 @@ impl Db {
     /// [`Error::NotFound`], [`Error::UnknownType`] (the stored type is unknown),
     /// [`Error::Property`] (unknown, not allowed or invalid), [`Error::Database`].
     pub async fn set_property(&self, uuid: &str, key: &str, value: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let header = self.existing(&mut tx, uuid).await?;
         let value = header.definition()?.validate_property(key, value)?.to_db();
-        self.upsert_property(&mut tx, header.id, key, &value).await?;
+        self.upsert_property(&mut tx, header.id, key, &value)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -204,24 +225,28 @@ impl Db {
     /// [`Error::Property`] with `MissingRequired` if the type requires the property,
     /// [`Error::Database`].
     pub async fn unset_property(&self, uuid: &str, key: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let header = self.existing(&mut tx, uuid).await?;
         let def = header.definition()?;
         if def.required().iter().any(|required| required == key) {
-            let keys: Vec<String> = sqlx::query_scalar(self.dialect.sql(
-                "SELECT pkey FROM properties WHERE entity_id = ? AND pkey <> ?",
-            ))
+            let keys: Vec<String> = sqlx::query_scalar(
+                self.dialect
+                    .sql("SELECT pkey FROM properties WHERE entity_id = ? AND pkey <> ?"),
+            )
             .bind(header.id)
             .bind(key)
             .fetch_all(&mut *tx)
             .await?;
             def.check_required(keys.iter().map(String::as_str))?;
         }
-        sqlx::query(self.dialect.sql("DELETE FROM properties WHERE entity_id = ? AND pkey = ?"))
-            .bind(header.id)
-            .bind(key)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            self.dialect
+                .sql("DELETE FROM properties WHERE entity_id = ? AND pkey = ?"),
+        )
+        .bind(header.id)
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -235,7 +260,7 @@ impl Db {
     ///
     /// [`Error::NotFound`], [`Error::Database`].
     pub async fn delete_entity(&self, uuid: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let header = self.existing(&mut tx, uuid).await?;
         for statement in [
             "DELETE FROM aggregate WHERE channel_id = ?",
@@ -245,92 +270,18 @@ impl Db {
             "DELETE FROM entities_in_aggregator WHERE child_id = ?",
             "DELETE FROM entities WHERE id = ?",
         ] {
-            sqlx::query(self.dialect.sql(statement)).bind(header.id).execute(&mut *tx).await?;
+            sqlx::query(self.dialect.sql(statement))
+                .bind(header.id)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
-    }
-
-    /// Makes `child_uuid` a member of the group `group_uuid`.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotFound`] for either UUID, [`Error::NotAGroup`] if the first is not a group,
-    /// [`Error::AlreadyChild`], [`Error::Cycle`] if the group would contain itself,
-    /// [`Error::Database`].
-    pub async fn add_child(&self, group_uuid: &str, child_uuid: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        let group = self.group(&mut tx, group_uuid).await?;
-        let child = self.existing(&mut tx, child_uuid).await?;
-        let edges: Vec<(i32, i32)> = sqlx::query(self.dialect.sql(
-            "SELECT parent_id, child_id FROM entities_in_aggregator",
-        ))
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-        .collect::<Result<_, sqlx::Error>>()?;
-        if edges.contains(&(group.id, child.id)) {
-            return Err(Error::AlreadyChild { group: group_uuid.to_owned(), child: child_uuid.to_owned() });
-        }
-        if reaches(&edges, child.id, group.id) {
-            return Err(Error::Cycle);
-        }
-        sqlx::query(self.dialect.sql(
-            "INSERT INTO entities_in_aggregator (parent_id, child_id) VALUES (?, ?)",
-        ))
-        .bind(group.id)
-        .bind(child.id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Removes `child_uuid` from the group `group_uuid`.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotFound`] for either UUID, [`Error::NotAGroup`], [`Error::NotAChild`],
-    /// [`Error::Database`].
-    pub async fn remove_child(&self, group_uuid: &str, child_uuid: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        let group = self.group(&mut tx, group_uuid).await?;
-        let child = self.existing(&mut tx, child_uuid).await?;
-        let done = sqlx::query(self.dialect.sql(
-            "DELETE FROM entities_in_aggregator WHERE parent_id = ? AND child_id = ?",
-        ))
-        .bind(group.id)
-        .bind(child.id)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(Error::NotAChild { group: group_uuid.to_owned(), child: child_uuid.to_owned() });
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// The direct members of a group with their properties, ordered by id.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotFound`], [`Error::NotAGroup`], [`Error::Database`].
-    pub async fn children(&self, group_uuid: &str) -> Result<Vec<Entity>> {
-        let group = self.group(&mut *self.pool.acquire().await?, group_uuid).await?;
-        let entities = self.dialect.sql(
-            r#"SELECT e.id, e.uuid, e."type", e."class" FROM entities e JOIN entities_in_aggregator m ON m.child_id = e.id WHERE m.parent_id = ? ORDER BY e.id"#,
-        );
-        let properties = self.dialect.sql(
-            r#"SELECT p.entity_id, p.pkey, p."value" FROM properties p JOIN entities_in_aggregator m ON m.child_id = p.entity_id WHERE m.parent_id = ?"#,
-        );
-        self.load(sqlx::query(entities).bind(group.id), sqlx::query(properties).bind(group.id))
-            .await
     }
 
     /// Runs an entity query (id, uuid, type, class) and a property query (entity_id, pkey,
     /// value) and joins their rows.
-    async fn load<'q>(
+    pub(super) async fn load<'q>(
         &self,
         entities: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
         properties: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
@@ -339,8 +290,14 @@ impl Db {
         let mut by_id: HashMap<i32, BTreeMap<String, String>> = HashMap::new();
         for row in properties.fetch_all(&mut *conn).await? {
             let id: i32 = row.try_get(0)?;
-            if let (Some(key), value) = (row.try_get::<Option<String>, _>(1)?, row.try_get::<Option<String>, _>(2)?) {
-                by_id.entry(id).or_default().insert(key, value.unwrap_or_default());
+            if let (Some(key), value) = (
+                row.try_get::<Option<String>, _>(1)?,
+                row.try_get::<Option<String>, _>(2)?,
+            ) {
+                by_id
+                    .entry(id)
+                    .or_default()
+                    .insert(key, value.unwrap_or_default());
             }
         }
         entities
@@ -362,32 +319,41 @@ impl Db {
 
     /// The `entities` row with this UUID, if any.
     async fn header(&self, conn: &mut AnyConnection, uuid: &str) -> Result<Option<Header>> {
-        let row = sqlx::query(self.dialect.sql(
-            r#"SELECT id, "type", "class" FROM entities WHERE uuid = ?"#,
-        ))
+        let row = sqlx::query(
+            self.dialect
+                .sql(r#"SELECT id, uuid, "type", "class" FROM entities WHERE uuid = ?"#),
+        )
         .bind(uuid)
         .fetch_optional(&mut *conn)
         .await?;
-        row.map(|row| Ok(Header { id: row.try_get(0)?, kind: row.try_get(1)?, class: row.try_get(2)? }))
-            .transpose()
+        row.map(|row| {
+            Ok(Header {
+                id: row.try_get(0)?,
+                uuid: row.try_get(1)?,
+                kind: row.try_get(2)?,
+                class: row.try_get(3)?,
+            })
+        })
+        .transpose()
     }
 
     /// The `entities` row with this UUID, or [`Error::NotFound`].
-    async fn existing(&self, conn: &mut AnyConnection, uuid: &str) -> Result<Header> {
-        self.header(conn, uuid).await?.ok_or_else(|| Error::NotFound { uuid: uuid.to_owned() })
-    }
-
-    /// The `entities` row of a group, or [`Error::NotFound`] / [`Error::NotAGroup`].
-    async fn group(&self, conn: &mut AnyConnection, uuid: &str) -> Result<Header> {
-        let header = self.existing(conn, uuid).await?;
-        if header.class != Model::Aggregator.class() {
-            return Err(Error::NotAGroup { uuid: uuid.to_owned() });
-        }
-        Ok(header)
+    pub(super) async fn existing(&self, conn: &mut AnyConnection, uuid: &str) -> Result<Header> {
+        self.header(conn, uuid)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                uuid: uuid.to_owned(),
+            })
     }
 
     /// Inserts or replaces one property row.
-    async fn upsert_property(&self, conn: &mut AnyConnection, entity_id: i32, key: &str, value: &str) -> Result<()> {
+    async fn upsert_property(
+        &self,
+        conn: &mut AnyConnection,
+        entity_id: i32,
+        key: &str,
+        value: &str,
+    ) -> Result<()> {
         sqlx::query(self.dialect.upsert_property(self.layout.properties_id))
             .bind(entity_id)
             .bind(key)
@@ -402,24 +368,9 @@ impl Db {
 fn canonical_uuid(text: &str) -> Result<String> {
     uuid::Uuid::parse_str(text.trim())
         .map(|uuid| uuid.hyphenated().to_string())
-        .map_err(|_| Error::InvalidUuid { uuid: text.to_owned() })
-}
-
-/// Whether `to` can be reached from `from` along parent → child edges.
-fn reaches(edges: &[(i32, i32)], from: i32, to: i32) -> bool {
-    let mut seen = HashSet::from([from]);
-    let mut todo = vec![from];
-    while let Some(parent) = todo.pop() {
-        if parent == to {
-            return true;
-        }
-        for &(_, child) in edges.iter().filter(|&&(p, _)| p == parent) {
-            if seen.insert(child) {
-                todo.push(child);
-            }
-        }
-    }
-    false
+        .map_err(|_| Error::InvalidUuid {
+            uuid: text.to_owned(),
+        })
 }
 
 #[cfg(test)]
@@ -427,22 +378,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_paths_between_groups() {
-        let edges = [(1, 2), (2, 3), (3, 4), (5, 1)];
-        assert!(reaches(&edges, 1, 4));
-        assert!(reaches(&edges, 5, 3));
-        assert!(reaches(&edges, 2, 2));
-        assert!(!reaches(&edges, 4, 1));
-        assert!(!reaches(&[(1, 2), (2, 1)], 1, 3));
-    }
-
-    #[test]
     fn canonicalises_uuids() {
         let canonical = "13df0000-097b-11eb-a092-174646e1882d";
         assert_eq!(canonical_uuid(canonical).unwrap(), canonical);
-        assert_eq!(canonical_uuid("13DF0000-097B-11EB-A092-174646E1882D").unwrap(), canonical);
-        assert_eq!(canonical_uuid("13df0000097b11eba092174646e1882d").unwrap(), canonical);
-        assert!(matches!(canonical_uuid("nope"), Err(Error::InvalidUuid { .. })));
+        assert_eq!(
+            canonical_uuid("13DF0000-097B-11EB-A092-174646E1882D").unwrap(),
+            canonical
+        );
+        assert_eq!(
+            canonical_uuid("13df0000097b11eba092174646e1882d").unwrap(),
+            canonical
+        );
+        assert!(matches!(
+            canonical_uuid("nope"),
+            Err(Error::InvalidUuid { .. })
+        ));
     }
 
     #[test]

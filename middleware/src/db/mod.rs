@@ -4,6 +4,7 @@
 mod data;
 pub(crate) mod dialect;
 mod entity;
+mod group;
 mod schema;
 
 use std::ffi::OsString;
@@ -12,11 +13,11 @@ use std::path::PathBuf;
 use sqlx::AnyPool;
 
 pub use self::data::Reading;
-pub use self::dialect::Backend;
-pub use self::entity::{Entity, NewEntity};
-pub use self::schema::SchemaVariant;
 use self::dialect::Dialect;
+pub use self::dialect::{Backend, redact_url};
+pub use self::entity::{Entity, NewEntity};
 use self::schema::Layout;
+pub use self::schema::SchemaVariant;
 use crate::Result;
 
 /// A connection pool to one volkszaehler database; cheap to clone.
@@ -61,7 +62,11 @@ impl Db {
                 return Err(error);
             }
         };
-        Ok(Db { pool, dialect, layout })
+        Ok(Db {
+            pool,
+            dialect,
+            layout,
+        })
     }
 
     /// The URL of the embedded default database (product decision 13), as a `sqlite://` URL.
@@ -71,10 +76,7 @@ impl Db {
     /// `./volkszaehler.sqlite3`. Empty variables count as unset. [`Db::connect`] creates the
     /// file and its folder on first use.
     pub fn default_sqlite_url() -> String {
-        let file = default_sqlite_file(
-            std::env::var_os("XDG_DATA_HOME"),
-            std::env::var_os("HOME"),
-        );
+        let file = default_sqlite_file(std::env::var_os("XDG_DATA_HOME"), std::env::var_os("HOME"));
         sqlite_url(&file)
     }
 
@@ -86,6 +88,14 @@ impl Db {
     /// The schema variant of the database.
     pub fn variant(&self) -> SchemaVariant {
         self.layout.variant
+    }
+
+    /// Opens a transaction that will write (see [`Dialect::begin_write`]).
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.dialect.begin_write() {
+            Some(statement) => self.pool.begin_with(statement).await?,
+            None => self.pool.begin().await?,
+        })
     }
 
     /// Closes every connection of the pool (of all clones) and waits until they are closed.
@@ -129,17 +139,38 @@ mod tests {
             let file = default_sqlite_file(xdg.map(OsString::from), home.map(OsString::from));
             assert_eq!(file, PathBuf::from(expect));
         };
-        check(Some("/x"), Some("/h"), "/x/volkszaehler/volkszaehler.sqlite3");
-        check(Some(""), Some("/h"), "/h/.local/share/volkszaehler/volkszaehler.sqlite3");
-        check(None, Some("/h"), "/h/.local/share/volkszaehler/volkszaehler.sqlite3");
+        check(
+            Some("/x"),
+            Some("/h"),
+            "/x/volkszaehler/volkszaehler.sqlite3",
+        );
+        check(
+            Some(""),
+            Some("/h"),
+            "/h/.local/share/volkszaehler/volkszaehler.sqlite3",
+        );
+        check(
+            None,
+            Some("/h"),
+            "/h/.local/share/volkszaehler/volkszaehler.sqlite3",
+        );
         check(None, None, "./volkszaehler.sqlite3");
         assert!(Db::default_sqlite_url().starts_with("sqlite://"));
     }
 
     #[test]
     fn sqlite_urls_escape_what_a_url_cannot_carry() {
-        assert_eq!(sqlite_url(std::path::Path::new("/a/b.db")), "sqlite:///a/b.db");
-        assert_eq!(sqlite_url(std::path::Path::new("./b.db")), "sqlite://./b.db");
-        assert_eq!(sqlite_url(std::path::Path::new("/a b/c?#%.db")), "sqlite:///a%20b/c%3F%23%25.db");
+        assert_eq!(
+            sqlite_url(std::path::Path::new("/a/b.db")),
+            "sqlite:///a/b.db"
+        );
+        assert_eq!(
+            sqlite_url(std::path::Path::new("./b.db")),
+            "sqlite://./b.db"
+        );
+        assert_eq!(
+            sqlite_url(std::path::Path::new("/a b/c?#%.db")),
+            "sqlite:///a%20b/c%3F%23%25.db"
+        );
     }
 }

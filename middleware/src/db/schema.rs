@@ -16,7 +16,13 @@ pub enum SchemaVariant {
 }
 
 /// The tables of the volkszaehler schema; a database has all of them or none.
-const TABLES: [&str; 5] = ["entities", "entities_in_aggregator", "data", "properties", "aggregate"];
+const TABLES: [&str; 5] = [
+    "entities",
+    "entities_in_aggregator",
+    "data",
+    "properties",
+    "aggregate",
+];
 
 /// What the code writing to a database has to know about its schema.
 ///
@@ -48,7 +54,11 @@ pub(crate) async fn prepare(pool: &AnyPool, dialect: Dialect) -> Result<Layout> 
     }
     if missing.len() == TABLES.len() {
         create(pool, dialect).await?;
-        return Ok(Layout { variant: SchemaVariant::Current, properties_id: false, aggregate_id: false });
+        return Ok(Layout {
+            variant: SchemaVariant::Current,
+            properties_id: false,
+            aggregate_id: false,
+        });
     }
     if !missing.is_empty() {
         return Err(Error::IncompleteSchema { missing });
@@ -61,12 +71,19 @@ pub(crate) async fn prepare(pool: &AnyPool, dialect: Dialect) -> Result<Layout> 
     } else {
         SchemaVariant::Current
     };
-    Ok(Layout { variant, properties_id, aggregate_id })
+    Ok(Layout {
+        variant,
+        properties_id,
+        aggregate_id,
+    })
 }
 
 /// Runs the dialect's DDL in one transaction (atomic where the backend has transactional DDL).
 async fn create(pool: &AnyPool, dialect: Dialect) -> Result<()> {
-    let mut tx = pool.begin().await?;
+    let mut tx = match dialect.begin_write() {
+        Some(statement) => pool.begin_with(statement).await?,
+        None => pool.begin().await?,
+    };
     for statement in dialect.create_schema() {
         sqlx::raw_sql(*statement).execute(&mut *tx).await?;
     }
@@ -79,13 +96,20 @@ async fn create(pool: &AnyPool, dialect: Dialect) -> Result<()> {
 
 /// Whether the connection's database (schema, on PostgreSQL) has this table.
 async fn table_exists(pool: &AnyPool, dialect: Dialect, table: &str) -> Result<bool> {
-    let count: i64 =
-        sqlx::query_scalar(dialect.count_tables()).bind(table).fetch_one(pool).await?;
+    let count: i64 = sqlx::query_scalar(dialect.count_tables())
+        .bind(table)
+        .fetch_one(pool)
+        .await?;
     Ok(count > 0)
 }
 
 /// Whether the table has this column.
-async fn column_exists(pool: &AnyPool, dialect: Dialect, table: &str, column: &str) -> Result<bool> {
+async fn column_exists(
+    pool: &AnyPool,
+    dialect: Dialect,
+    table: &str,
+    column: &str,
+) -> Result<bool> {
     let count: i64 = sqlx::query_scalar(dialect.count_columns())
         .bind(table)
         .bind(column)

@@ -84,17 +84,32 @@ pub async fn table(pool: &AnyPool, backend: Backend, name: &str) -> Table {
     };
     indexes.sort();
     foreign_keys.sort();
-    Table { name: name.to_owned(), columns, primary_key, indexes, foreign_keys }
+    Table {
+        name: name.to_owned(),
+        columns,
+        primary_key,
+        indexes,
+        foreign_keys,
+    }
 }
 
 /// Names of all tables of the database, sorted.
 pub async fn table_names(pool: &AnyPool, backend: Backend) -> Vec<String> {
     let sql = match backend {
-        Backend::MySql => "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME",
-        Backend::Postgres => "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name",
-        Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        Backend::MySql => {
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME"
+        }
+        Backend::Postgres => {
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name"
+        }
+        Backend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        }
     };
-    sqlx::query_scalar(sql).fetch_all(pool).await.expect("listing tables")
+    sqlx::query_scalar(sql)
+        .fetch_all(pool)
+        .await
+        .expect("listing tables")
 }
 
 /// Names of all sequences (PostgreSQL), sorted.
@@ -125,11 +140,19 @@ pub async fn mysql_table_options(pool: &AnyPool, table: &str) -> (String, String
 }
 
 async fn strings(pool: &AnyPool, sql: &'static str, table: &str) -> Vec<String> {
-    sqlx::query_scalar(sql).bind(table).fetch_all(pool).await.unwrap_or_else(|e| panic!("{e}: {sql}"))
+    sqlx::query_scalar(sql)
+        .bind(table)
+        .fetch_all(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}: {sql}"))
 }
 
 async fn rows(pool: &AnyPool, sql: &'static str, table: &str) -> Vec<sqlx::any::AnyRow> {
-    sqlx::query(sql).bind(table).fetch_all(pool).await.unwrap_or_else(|e| panic!("{e}: {sql}"))
+    sqlx::query(sql)
+        .bind(table)
+        .fetch_all(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}: {sql}"))
 }
 
 async fn mysql_columns(pool: &AnyPool, table: &str) -> Vec<Column> {
@@ -158,7 +181,11 @@ async fn mysql_indexes(pool: &AnyPool, table: &str) -> Vec<Index> {
         let column: String = row.get(2);
         match indexes.last_mut() {
             Some(index) if index.name == name => index.columns.push(column),
-            _ => indexes.push(Index { name, unique: row.get::<i64, _>(1) == 0, columns: vec![column] }),
+            _ => indexes.push(Index {
+                name,
+                unique: row.get::<i64, _>(1) == 0,
+                columns: vec![column],
+            }),
         }
     }
     indexes
@@ -230,39 +257,61 @@ async fn pg_foreign_keys(pool: &AnyPool, table: &str) -> Vec<ForeignKey> {
 
 async fn sqlite_columns(pool: &AnyPool, table: &str) -> Vec<Column> {
     let autoincrement = sqlite_sql(pool, table).await.contains("AUTOINCREMENT");
-    rows(pool, "SELECT name, type, \"notnull\", pk FROM pragma_table_info(?) ORDER BY cid", table)
-        .await
-        .iter()
-        .map(|row| Column {
-            name: row.get(0),
-            kind: row.get(1),
-            nullable: row.get::<i64, _>(2) == 0,
-            generated: autoincrement && row.get::<i64, _>(3) == 1,
-        })
-        .collect()
+    rows(
+        pool,
+        "SELECT name, type, \"notnull\", pk FROM pragma_table_info(?) ORDER BY cid",
+        table,
+    )
+    .await
+    .iter()
+    .map(|row| Column {
+        name: row.get(0),
+        kind: row.get(1),
+        nullable: row.get::<i64, _>(2) == 0,
+        generated: autoincrement && row.get::<i64, _>(3) == 1,
+    })
+    .collect()
 }
 
 async fn sqlite_indexes(pool: &AnyPool, table: &str) -> Vec<Index> {
-    let list = rows(pool, "SELECT name, \"unique\" FROM pragma_index_list(?) WHERE origin <> 'pk'", table).await;
+    let list = rows(
+        pool,
+        "SELECT name, \"unique\" FROM pragma_index_list(?) WHERE origin <> 'pk'",
+        table,
+    )
+    .await;
     let mut indexes = Vec::new();
     for row in list {
         let name: String = row.get(0);
-        let columns = strings(pool, "SELECT name FROM pragma_index_info(?) ORDER BY seqno", &name).await;
-        indexes.push(Index { name: name.to_lowercase(), unique: row.get::<i64, _>(1) != 0, columns });
+        let columns = strings(
+            pool,
+            "SELECT name FROM pragma_index_info(?) ORDER BY seqno",
+            &name,
+        )
+        .await;
+        indexes.push(Index {
+            name: name.to_lowercase(),
+            unique: row.get::<i64, _>(1) != 0,
+            columns,
+        });
     }
     indexes
 }
 
 async fn sqlite_foreign_keys(pool: &AnyPool, table: &str) -> Vec<ForeignKey> {
-    rows(pool, "SELECT \"from\", \"table\", \"to\", on_delete FROM pragma_foreign_key_list(?)", table)
-        .await
-        .iter()
-        .map(|row| ForeignKey {
-            name: None,
-            column: row.get(0),
-            table: row.get(1),
-            referenced: row.get(2),
-            on_delete: row.get(3),
-        })
-        .collect()
+    rows(
+        pool,
+        "SELECT \"from\", \"table\", \"to\", on_delete FROM pragma_foreign_key_list(?)",
+        table,
+    )
+    .await
+    .iter()
+    .map(|row| ForeignKey {
+        name: None,
+        column: row.get(0),
+        table: row.get(1),
+        referenced: row.get(2),
+        on_delete: row.get(3),
+    })
+    .collect()
 }

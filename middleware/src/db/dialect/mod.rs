@@ -36,7 +36,9 @@ impl Backend {
     /// [`Error::InvalidUrl`] if the scheme is none of `sqlite:`, `mysql:`, `mariadb:`,
     /// `postgres:` and `postgresql:`.
     pub fn from_url(url: &str) -> Result<Backend> {
-        let scheme = url.split_once(':').map(|(scheme, _)| scheme.to_ascii_lowercase());
+        let scheme = url
+            .split_once(':')
+            .map(|(scheme, _)| scheme.to_ascii_lowercase());
         match scheme.as_deref() {
             Some("sqlite") => Ok(Backend::Sqlite),
             Some("mysql" | "mariadb") => Ok(Backend::MySql),
@@ -159,6 +161,19 @@ impl Dialect {
         }
     }
 
+    /// The statement that opens a transaction which will write, if the default `BEGIN` is not
+    /// right for that.
+    ///
+    /// SQLite's deferred `BEGIN` takes the write lock only at the first write; if another
+    /// connection wrote meanwhile, the upgrade fails at once with `SQLITE_BUSY` instead of
+    /// waiting. `BEGIN IMMEDIATE` takes the lock up front, so the busy timeout applies.
+    pub(crate) fn begin_write(self) -> Option<&'static str> {
+        match self.backend {
+            Backend::Sqlite => Some("BEGIN IMMEDIATE"),
+            Backend::MySql | Backend::Postgres => None,
+        }
+    }
+
     /// The current volkszaehler schema (tools-and-schema §1.2–1.4), one statement each.
     pub(crate) fn create_schema(self) -> &'static [&'static str] {
         match self.backend {
@@ -182,8 +197,10 @@ impl Dialect {
     /// `COUNT(*)` of tables named by bind parameter 1 in the connection's database/schema.
     pub(crate) fn count_tables(self) -> SqlStr {
         match self.backend {
-            Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
-                .into_sql_str(),
+            Backend::Sqlite => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
+                    .into_sql_str()
+            }
             Backend::MySql => "SELECT COUNT(*) FROM information_schema.tables \
                                WHERE table_schema = DATABASE() AND table_name = ?"
                 .into_sql_str(),
@@ -244,18 +261,22 @@ impl Dialect {
         }
     }
 
+    #[cfg(feature = "testing")]
     /// Creates a database on a server (test support); `None` for SQLite, whose databases are
     /// files. `name` must be a plain identifier.
     pub(crate) fn create_database(self, name: &str) -> Option<SqlStr> {
         match self.backend {
             Backend::Sqlite => None,
-            Backend::MySql => Some(AssertSqlSafe(format!("CREATE DATABASE `{name}`")).into_sql_str()),
+            Backend::MySql => {
+                Some(AssertSqlSafe(format!("CREATE DATABASE `{name}`")).into_sql_str())
+            }
             Backend::Postgres => {
                 Some(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")).into_sql_str())
             }
         }
     }
 
+    #[cfg(feature = "testing")]
     /// Drops a database on a server (test support), even while connections are open; `None`
     /// for SQLite. `name` must be a plain identifier.
     pub(crate) fn drop_database(self, name: &str) -> Option<SqlStr> {
@@ -274,11 +295,14 @@ impl Dialect {
 
 /// An [`Error::InvalidUrl`] that does not repeat the URL's password.
 pub(crate) fn invalid_url(url: &str, reason: &str) -> Error {
-    Error::InvalidUrl { url: redact(url), reason: reason.to_owned() }
+    Error::InvalidUrl {
+        url: redact_url(url),
+        reason: reason.to_owned(),
+    }
 }
 
-/// The URL with the password of its user info replaced by `***`.
-fn redact(url: &str) -> String {
+/// The URL with the password of its user info replaced by `***`, for messages and logs.
+pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
@@ -308,12 +332,15 @@ fn split_sqlite_url(url: &str) -> (&str, Option<&str>) {
 /// `text` without `prefix`, compared ASCII-case-insensitively.
 fn strip_scheme<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &text[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
 }
 
 /// The value of the `mode` query parameter of a SQLite URL.
 fn sqlite_mode(query: Option<&str>) -> Option<&str> {
-    query?.split('&').find_map(|pair| pair.strip_prefix("mode="))
+    query?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("mode="))
 }
 
 /// Whether a SQLite URL names an in-memory database.
@@ -334,7 +361,10 @@ fn prepare_sqlite_url(url: &str) -> Result<String> {
     let mode = sqlite_mode(query);
     if mode.is_none() || mode == Some("rwc") {
         let file = PathBuf::from(percent_decode(path));
-        if let Some(folder) = file.parent().filter(|folder| !folder.as_os_str().is_empty()) {
+        if let Some(folder) = file
+            .parent()
+            .filter(|folder| !folder.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(folder).map_err(|source| Error::Io {
                 action: "creating the database folder",
                 path: folder.to_owned(),
@@ -356,8 +386,13 @@ fn percent_decode(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|hex| std::str::from_utf8(hex).ok());
-        match (bytes[i], hex.and_then(|hex| u8::from_str_radix(hex, 16).ok())) {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|hex| std::str::from_utf8(hex).ok());
+        match (
+            bytes[i],
+            hex.and_then(|hex| u8::from_str_radix(hex, 16).ok()),
+        ) {
             (b'%', Some(byte)) => {
                 out.push(byte);
                 i += 3;
@@ -480,13 +515,25 @@ mod tests {
 
     #[test]
     fn keeps_sqlite_text() {
-        check_render(Backend::Sqlite, r#"SELECT "type" FROM e WHERE a = ?"#, r#"SELECT "type" FROM e WHERE a = ?"#);
+        check_render(
+            Backend::Sqlite,
+            r#"SELECT "type" FROM e WHERE a = ?"#,
+            r#"SELECT "type" FROM e WHERE a = ?"#,
+        );
     }
 
     #[test]
     fn leaves_string_literals_alone() {
-        check_render(Backend::Postgres, "SELECT '?' WHERE a = ?", "SELECT '?' WHERE a = $1");
-        check_render(Backend::MySql, r#"SELECT '"x"', "y""#, r#"SELECT '"x"', `y`"#);
+        check_render(
+            Backend::Postgres,
+            "SELECT '?' WHERE a = ?",
+            "SELECT '?' WHERE a = $1",
+        );
+        check_render(
+            Backend::MySql,
+            r#"SELECT '"x"', "y""#,
+            r#"SELECT '"x"', `y`"#,
+        );
     }
 
     #[test]
@@ -502,33 +549,54 @@ mod tests {
         ] {
             assert_eq!(Backend::from_url(url).unwrap(), expect, "{url}");
         }
-        assert!(matches!(Backend::from_url("http://x"), Err(Error::InvalidUrl { .. })));
-        assert!(matches!(Backend::from_url("no scheme"), Err(Error::InvalidUrl { .. })));
+        assert!(matches!(
+            Backend::from_url("http://x"),
+            Err(Error::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            Backend::from_url("no scheme"),
+            Err(Error::InvalidUrl { .. })
+        ));
     }
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(redact("mysql://vz:secret@db:3306/vz"), "mysql://vz:***@db:3306/vz");
-        assert_eq!(redact("mysql://vz@db/vz"), "mysql://vz@db/vz");
-        assert_eq!(redact("sqlite:vz.db"), "sqlite:vz.db");
+        assert_eq!(
+            redact_url("mysql://vz:secret@db:3306/vz"),
+            "mysql://vz:***@db:3306/vz"
+        );
+        assert_eq!(redact_url("mysql://vz@db/vz"), "mysql://vz@db/vz");
+        assert_eq!(redact_url("sqlite:vz.db"), "sqlite:vz.db");
     }
 
     #[test]
     fn sqlite_urls_get_create_mode() {
         let dir = std::env::temp_dir().join(format!("vz-dialect-{}", uuid::Uuid::new_v4()));
         let file = dir.join("a b").join("vz.sqlite3");
-        let url = format!("sqlite://{}", file.display().to_string().replace(' ', "%20"));
+        let url = format!(
+            "sqlite://{}",
+            file.display().to_string().replace(' ', "%20")
+        );
         assert_eq!(prepare_sqlite_url(&url).unwrap(), format!("{url}?mode=rwc"));
         assert!(file.parent().unwrap().is_dir());
         std::fs::remove_dir_all(&dir).unwrap();
 
-        assert_eq!(prepare_sqlite_url("sqlite::memory:").unwrap(), "sqlite::memory:");
-        assert_eq!(prepare_sqlite_url("sqlite:vz.db?mode=ro").unwrap(), "sqlite:vz.db?mode=ro");
+        assert_eq!(
+            prepare_sqlite_url("sqlite::memory:").unwrap(),
+            "sqlite::memory:"
+        );
+        assert_eq!(
+            prepare_sqlite_url("sqlite:vz.db?mode=ro").unwrap(),
+            "sqlite:vz.db?mode=ro"
+        );
         assert_eq!(
             prepare_sqlite_url("sqlite:vz.db?cache=shared").unwrap(),
             "sqlite:vz.db?cache=shared&mode=rwc"
         );
-        assert!(matches!(prepare_sqlite_url("sqlite://"), Err(Error::InvalidUrl { .. })));
+        assert!(matches!(
+            prepare_sqlite_url("sqlite://"),
+            Err(Error::InvalidUrl { .. })
+        ));
     }
 
     #[test]

@@ -13,7 +13,11 @@ use middleware::{Db, NewEntity};
 /// # Errors
 /// The file cannot be read or written, the database cannot be reached, or too few UUIDs are
 /// available.
-pub async fn ensure(db: Option<&str>, uuid_file: Option<&Path>, count: usize) -> anyhow::Result<Vec<String>> {
+pub async fn ensure(
+    db: Option<&str>,
+    uuid_file: Option<&Path>,
+    count: usize,
+) -> anyhow::Result<Vec<String>> {
     let mut uuids: Vec<String> = match uuid_file {
         Some(path) if path.exists() => std::fs::read_to_string(path)
             .with_context(|| format!("reading {}", path.display()))?
@@ -26,9 +30,15 @@ pub async fn ensure(db: Option<&str>, uuid_file: Option<&Path>, count: usize) ->
     };
     if uuids.len() < count {
         let url = db.with_context(|| {
-            format!("{} channels needed, {} in the UUID file, and no --db to create them", count, uuids.len())
+            format!(
+                "{} channels needed, {} in the UUID file, and no --db to create them",
+                count,
+                uuids.len()
+            )
         })?;
-        let db = Db::connect(url).await.with_context(|| format!("opening {url}"))?;
+        let db = Db::connect(url)
+            .await
+            .with_context(|| format!("opening {url}"))?;
         while uuids.len() < count {
             let entity = db
                 .create_entity(&NewEntity {
@@ -45,7 +55,8 @@ pub async fn ensure(db: Option<&str>, uuid_file: Option<&Path>, count: usize) ->
         }
         db.close().await;
         if let Some(path) = uuid_file {
-            std::fs::write(path, uuids.join("\n") + "\n").with_context(|| format!("writing {}", path.display()))?;
+            std::fs::write(path, uuids.join("\n") + "\n")
+                .with_context(|| format!("writing {}", path.display()))?;
         }
     }
     uuids.truncate(count);
@@ -54,5 +65,7 @@ pub async fn ensure(db: Option<&str>, uuid_file: Option<&Path>, count: usize) ->
 
 /// Made-up UUID-shaped channel ids, for a run against nchan alone.
 pub fn synthetic(count: usize) -> Vec<String> {
-    (0..count).map(|i| format!("00000000-0000-4000-8000-{i:012x}")).collect()
+    (0..count)
+        .map(|i| format!("00000000-0000-4000-8000-{i:012x}"))
+        .collect()
 }

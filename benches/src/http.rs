@@ -33,7 +33,10 @@ impl Endpoint {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
         };
-        let with_port = if host.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+        let with_port = if host
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        {
             host.to_owned()
         } else {
             format!("{host}:80")
@@ -237,7 +240,12 @@ mod tests {
                 .write_all(b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
                 .await
                 .unwrap();
-            socket.write_all(b"HTTP/1.1 201 Created\r\nConnection: close\r\ncontent-length: 0\r\n\r\n").await.unwrap();
+            socket
+                .write_all(
+                    b"HTTP/1.1 201 Created\r\nConnection: close\r\ncontent-length: 0\r\n\r\n",
+                )
+                .await
+                .unwrap();
             // Keep the socket open until the client has read everything.
             let _ = socket.read(&mut buf).await;
             String::from_utf8(seen).unwrap()
@@ -246,15 +254,30 @@ mod tests {
         assert_eq!(endpoint.path, "/");
         let mut conn = Connection::open(&endpoint).await.unwrap();
         let first = conn.post(&endpoint.host, "/", b"{}").await.unwrap();
-        assert_eq!(first, Response { status: 200, body_len: 2 });
+        assert_eq!(
+            first,
+            Response {
+                status: 200,
+                body_len: 2
+            }
+        );
         let second = conn.read_response().await.unwrap();
-        assert_eq!(second, Response { status: 202, body_len: 3 });
+        assert_eq!(
+            second,
+            Response {
+                status: 202,
+                body_len: 3
+            }
+        );
         let third = conn.read_response().await.unwrap();
         assert_eq!(third.status, 201);
         assert!(conn.is_closing());
         drop(conn);
         let request = server.await.unwrap();
-        assert!(request.starts_with("POST / HTTP/1.1\r\nHost: 127.0.0.1:"), "{request}");
+        assert!(
+            request.starts_with("POST / HTTP/1.1\r\nHost: 127.0.0.1:"),
+            "{request}"
+        );
         assert!(request.contains("Content-Length: 2\r\n\r\n{}"), "{request}");
     }
 }

@@ -165,7 +165,8 @@ impl Lane {
             }
             Err(_) => {
                 *connection = None;
-                self.stats.fail(format!("no answer within {PUSH_TIMEOUT:?}"));
+                self.stats
+                    .fail(format!("no answer within {PUSH_TIMEOUT:?}"));
             }
         }
     }

@@ -83,12 +83,24 @@ pub struct Report {
     pub frames_expected: u64,
     /// Frames received.
     pub frames_received: u64,
+    /// Mean payload size of the received frames, bytes.
+    pub frame_bytes: f64,
     /// Frames received per second, from the first push to the last frame.
     pub frames_per_sec: f64,
     /// Push → frame latency, over all frames.
     pub latency: Latency,
     /// Push → last subscriber's frame, one sample per push.
     pub last_client: Latency,
+    /// CPU seconds the server used from the first measured push until the frames were in.
+    pub server_cpu_secs: f64,
+    /// CPU seconds the load generator used in the same time.
+    pub loadgen_cpu_secs: f64,
+    /// CPU seconds of the kernel's `ksoftirqd` threads meanwhile: network work of both sides that
+    /// the kernel deferred.
+    pub softirq_cpu_secs: f64,
+    /// CPU seconds everything else on the machine used meanwhile (kernel softirq work included);
+    /// more than a few percent of the run means the figures are disturbed.
+    pub other_cpu_secs: f64,
     /// Subscribers whose connection ended during the run.
     pub disconnected: u64,
     /// Frames without a readable tuple.
@@ -145,12 +157,42 @@ impl Report {
             ("subscribers connected", self.connected as f64, "", true),
             ("connect failures", self.connect_failed as f64, "", false),
             ("connect rate", connect_rate, "conn/s", true),
-            ("server RSS before", self.memory_before.rss_kib as f64 / 1024.0, "MiB", false),
-            ("server RSS connected", self.memory_connected.rss_kib as f64 / 1024.0, "MiB", false),
-            ("server PSS connected", self.memory_connected.pss_kib as f64 / 1024.0, "MiB", false),
-            ("RSS per idle conn", self.rss_kib_per_connection(self.memory_connected), "KiB", false),
-            ("PSS per idle conn", self.kib_per_connection(self.memory_connected), "KiB", false),
-            ("PSS per conn after 1 frame", self.kib_per_connection(self.memory_warm), "KiB", false),
+            (
+                "server RSS before",
+                self.memory_before.rss_kib as f64 / 1024.0,
+                "MiB",
+                false,
+            ),
+            (
+                "server RSS connected",
+                self.memory_connected.rss_kib as f64 / 1024.0,
+                "MiB",
+                false,
+            ),
+            (
+                "server PSS connected",
+                self.memory_connected.pss_kib as f64 / 1024.0,
+                "MiB",
+                false,
+            ),
+            (
+                "RSS per idle conn",
+                self.rss_kib_per_connection(self.memory_connected),
+                "KiB",
+                false,
+            ),
+            (
+                "PSS per idle conn",
+                self.kib_per_connection(self.memory_connected),
+                "KiB",
+                false,
+            ),
+            (
+                "PSS per conn after 1 frame",
+                self.kib_per_connection(self.memory_warm),
+                "KiB",
+                false,
+            ),
             ("warm subscribers", self.warm as f64, "", true),
             ("warm-up time", self.warmup_secs, "s", false),
         ];
@@ -167,18 +209,39 @@ impl Report {
                 ("push HTTP p50", ms(self.http.p50), "ms", false),
                 ("push HTTP p99", ms(self.http.p99), "ms", false),
                 ("push HTTP max", ms(self.http.max), "ms", false),
-                ("push p99 from schedule", ms(self.http_scheduled.p99), "ms", false),
+                (
+                    "push p99 from schedule",
+                    ms(self.http_scheduled.p99),
+                    "ms",
+                    false,
+                ),
                 ("frames expected", self.frames_expected as f64, "", true),
                 ("frames received", self.frames_received as f64, "", true),
                 ("frames lost", self.lost() as f64, "", false),
                 ("delivered frames/s", self.frames_per_sec, "/s", true),
+                ("mean frame size", self.frame_bytes, "B", false),
                 ("latency p50", ms(self.latency.p50), "ms", false),
                 ("latency p99", ms(self.latency.p99), "ms", false),
                 ("latency max", ms(self.latency.max), "ms", false),
                 ("last client p50", ms(self.last_client.p50), "ms", false),
                 ("last client p99", ms(self.last_client.p99), "ms", false),
                 ("last client max", ms(self.last_client.max), "ms", false),
-                ("server RSS end", self.memory_end.rss_kib as f64 / 1024.0, "MiB", false),
+                ("server CPU", self.server_cpu_secs, "s", false),
+                (
+                    "server CPU per 1M frames",
+                    per_million(self.server_cpu_secs, self.frames_received),
+                    "s",
+                    false,
+                ),
+                ("loadgen CPU", self.loadgen_cpu_secs, "s", false),
+                ("ksoftirqd CPU", self.softirq_cpu_secs, "s", false),
+                ("other processes' CPU", self.other_cpu_secs, "s", false),
+                (
+                    "server RSS end",
+                    self.memory_end.rss_kib as f64 / 1024.0,
+                    "MiB",
+                    false,
+                ),
             ]);
         }
         rows.push(("disconnected", self.disconnected as f64, "", false));
@@ -205,8 +268,20 @@ impl Report {
         if let Some(error) = &self.push_error {
             let _ = writeln!(out, "  first push error ({}): {error}", self.target);
         }
+        if self.push_secs > 0.0 && self.other_cpu_secs > 0.1 * self.push_secs {
+            let _ = writeln!(
+                out,
+                "  WARNING ({}): other processes used {:.1} CPU-s during the {:.1} s measurement; \
+                 the figures are disturbed, repeat on a quiet machine",
+                self.target, self.other_cpu_secs, self.push_secs
+            );
+        }
         if self.unreadable > 0 {
-            let _ = writeln!(out, "  unreadable frames ({}): {}", self.target, self.unreadable);
+            let _ = writeln!(
+                out,
+                "  unreadable frames ({}): {}",
+                self.target, self.unreadable
+            );
         }
     }
 
@@ -224,7 +299,11 @@ impl Report {
             "ratio"
         );
         for ((label, a, unit, _), (_, b, _, _)) in self.rows().into_iter().zip(other.rows()) {
-            let ratio = if b != 0.0 { format!("{:.2}", a / b) } else { "-".into() };
+            let ratio = if b != 0.0 {
+                format!("{:.2}", a / b)
+            } else {
+                "-".into()
+            };
             let _ = writeln!(
                 out,
                 "  {label:<28} {:>14} {:>14} {ratio:>8}  {unit}",
@@ -238,10 +317,16 @@ impl Report {
     }
 }
 
+fn per_million(seconds: f64, frames: u64) -> f64 {
+    if frames == 0 {
+        0.0
+    } else {
+        seconds * 1e6 / frames as f64
+    }
+}
+
 fn number(value: f64) -> String {
-    if value.fract() == 0.0 && value.abs() < 1e15 {
-        format!("{value:.0}")
-    } else if value.abs() >= 100.0 {
+    if value.fract() == 0.0 || value.abs() >= 100.0 {
         format!("{value:.0}")
     } else {
         format!("{value:.3}")

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::procstat::{self, Memory};
+use crate::procstat;
 use crate::publisher::{Plan, Publishing};
 use crate::report::{Latency, Report};
 use crate::subscriber::{self, Probe};
@@ -80,20 +80,41 @@ pub async fn run(
         anyhow::ensure!(
             stats.failed.load(Ordering::Relaxed) == 0,
             "priming failed: {}",
-            stats.first_error.lock().ok().and_then(|e| e.clone()).unwrap_or_default()
+            stats
+                .first_error
+                .lock()
+                .ok()
+                .and_then(|e| e.clone())
+                .unwrap_or_default()
         );
     }
 
+    let name = target.kind.name();
+    eprintln!("[{name}] connecting {} subscribers", workload.subscribers);
     let stop = CancellationToken::new();
     let tracker = TaskTracker::new();
-    let connected = connect_all(&target, workload, &channels, &probe, &stop, &tracker, &mut report).await;
+    let connected = connect_all(
+        &target,
+        workload,
+        &channels,
+        &probe,
+        &stop,
+        &tracker,
+        &mut report,
+    )
+    .await;
+    eprintln!(
+        "[{name}] {connected} connected in {:.1} s; warming up",
+        report.connect_secs
+    );
     tokio::time::sleep(workload.settle).await;
     report.memory_connected = procstat::memory(pids);
 
     // Warm-up: push every channel until each subscriber has had a frame (a WAMP SUBSCRIBE takes
     // effect asynchronously, and nchan may still be registering subscribers).
     let warm_start = Instant::now();
-    while probe.warm.load(Ordering::Relaxed) + probe.disconnected.load(Ordering::Relaxed) < connected
+    while probe.warm.load(Ordering::Relaxed) + probe.disconnected.load(Ordering::Relaxed)
+        < connected
         && warm_start.elapsed() < workload.warmup_deadline
     {
         let _ = publishing.run(round(k, workload)).await;
@@ -108,7 +129,23 @@ pub async fn run(
     report.memory_warm = procstat::memory(pids);
 
     if total > 0 {
+        eprintln!("[{name}] {} warm; pushing {total} readings", report.warm);
+        let me = [std::process::id()];
+        let softirq = procstat::softirq_threads();
+        let cpu = (
+            procstat::cpu_seconds(pids),
+            procstat::cpu_seconds(&me),
+            procstat::machine_busy_seconds(),
+            procstat::cpu_seconds(&softirq),
+        );
         measure(&publishing, workload, total, &mut report).await;
+        report.server_cpu_secs = procstat::cpu_seconds(pids) - cpu.0;
+        report.loadgen_cpu_secs = procstat::cpu_seconds(&me) - cpu.1;
+        report.softirq_cpu_secs = procstat::cpu_seconds(&softirq) - cpu.3;
+        let busy = procstat::machine_busy_seconds() - cpu.2;
+        report.other_cpu_secs =
+            (busy - report.server_cpu_secs - report.loadgen_cpu_secs - report.softirq_cpu_secs)
+                .max(0.0);
     }
     report.memory_end = procstat::memory(pids);
     report.disconnected = probe.disconnected.load(Ordering::Relaxed);
@@ -116,7 +153,10 @@ pub async fn run(
 
     stop.cancel();
     tracker.close();
-    if tokio::time::timeout(Duration::from_secs(30), tracker.wait()).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(30), tracker.wait())
+        .await
+        .is_err()
+    {
         eprintln!("warning: subscriber tasks did not stop within 30 s");
     }
     Ok(report)
@@ -146,11 +186,21 @@ async fn connect_all(
     let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
     let permits = Arc::new(Semaphore::new(workload.connect_concurrency.max(1)));
     let start = Instant::now();
+    let block = source_block();
     for i in 0..workload.subscribers {
-        let source = source_address(i, workload.per_source_ip);
-        let (target, channels, probe, stop) = (target.clone(), channels.clone(), probe.clone(), stop.clone());
-        let (established, failed, first_error, permits) =
-            (established.clone(), failed.clone(), first_error.clone(), permits.clone());
+        let source = source_address(block, i, workload.per_source_ip);
+        let (target, channels, probe, stop) = (
+            target.clone(),
+            channels.clone(),
+            probe.clone(),
+            stop.clone(),
+        );
+        let (established, failed, first_error, permits) = (
+            established.clone(),
+            failed.clone(),
+            first_error.clone(),
+            permits.clone(),
+        );
         let connect_timeout = workload.connect_timeout;
         tracker.spawn(async move {
             let channel = &channels[i % channels.len()];
@@ -194,12 +244,25 @@ async fn connect_all(
     report.connected
 }
 
-/// 127.0.0.2, 127.0.0.3, … in blocks of `per_ip` subscribers; `None` when `per_ip` is 0.
-fn source_address(i: usize, per_ip: usize) -> Option<IpAddr> {
+/// Where this run's source addresses start: a different 127.x.y.z block each run. Closed
+/// connections of an earlier run sit in TIME-WAIT for a minute, and binding to an address whose
+/// ports they occupy makes every connect search for a free port (connects slow down twentyfold).
+fn source_block() -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() ^ d.as_secs() as u32);
+    // 2^22 blocks of 4 addresses: 127.0.0.2 up to 127.64.0.1.
+    (nanos % (1 << 22)) * 4 + 2
+}
+
+/// `block`, `block + 1`, … in steps of `per_ip` subscribers, as 127.0.0.0/8 addresses; `None`
+/// when `per_ip` is 0 (the kernel picks 127.0.0.1 and a port).
+fn source_address(block: u32, i: usize, per_ip: usize) -> Option<IpAddr> {
     if per_ip == 0 {
         return None;
     }
-    let n = u32::try_from(i / per_ip + 2).unwrap_or(u32::MAX).min(0x00ff_fffe);
+    let offset = u32::try_from(i / per_ip).unwrap_or(u32::MAX);
+    let n = block.saturating_add(offset).clamp(2, 0x00ff_fffe);
     Some(IpAddr::V4(Ipv4Addr::from(0x7f00_0000 | n)))
 }
 
@@ -232,7 +295,10 @@ async fn measure(publishing: &Publishing, workload: &Workload, total: u64, repor
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let received = probe.received.load(Ordering::Relaxed);
-    let window_us = probe.last_frame_us.load(Ordering::Relaxed).saturating_sub(push_start_us);
+    let window_us = probe
+        .last_frame_us
+        .load(Ordering::Relaxed)
+        .saturating_sub(push_start_us);
     report.pushes = stats.sent.load(Ordering::Relaxed);
     report.pushes_ok = stats.ok.load(Ordering::Relaxed);
     report.pushes_failed = stats.failed.load(Ordering::Relaxed);
@@ -247,6 +313,9 @@ async fn measure(publishing: &Publishing, workload: &Workload, total: u64, repor
     } else {
         0.0
     };
+    if received > 0 {
+        report.frame_bytes = probe.received_bytes.load(Ordering::Relaxed) as f64 / received as f64;
+    }
     report.latency = Latency::of(&probe.latency);
     let last_client = crate::histogram::Histogram::default();
     let sent = usize::try_from(report.pushes).unwrap_or(usize::MAX);
@@ -265,10 +334,15 @@ mod tests {
 
     #[test]
     fn source_addresses_spread_in_blocks() {
-        assert_eq!(source_address(0, 0), None);
-        assert_eq!(source_address(0, 10).unwrap().to_string(), "127.0.0.2");
-        assert_eq!(source_address(9, 10).unwrap().to_string(), "127.0.0.2");
-        assert_eq!(source_address(10, 10).unwrap().to_string(), "127.0.0.3");
-        assert_eq!(source_address(2540, 10).unwrap().to_string(), "127.0.1.0");
+        assert_eq!(source_address(2, 0, 0), None);
+        assert_eq!(source_address(2, 0, 10).unwrap().to_string(), "127.0.0.2");
+        assert_eq!(source_address(2, 9, 10).unwrap().to_string(), "127.0.0.2");
+        assert_eq!(source_address(2, 10, 10).unwrap().to_string(), "127.0.0.3");
+        assert_eq!(
+            source_address(2, 2540, 10).unwrap().to_string(),
+            "127.0.1.0"
+        );
+        let block = source_block();
+        assert!((2..(1 << 24)).contains(&block));
     }
 }

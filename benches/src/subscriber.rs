@@ -39,6 +39,8 @@ pub struct Probe {
     pub latency: Histogram,
     /// Measured frames received.
     pub received: AtomicU64,
+    /// Their payload bytes.
+    pub received_bytes: AtomicU64,
     /// Subscribers that have received at least one warm-up frame.
     pub warm: AtomicU64,
     /// Subscribers whose connection ended before they were told to stop.
@@ -63,6 +65,7 @@ impl Probe {
             measure_from: AtomicU64::new(u64::MAX),
             latency: Histogram::default(),
             received: AtomicU64::new(0),
+            received_bytes: AtomicU64::new(0),
             warm: AtomicU64::new(0),
             disconnected: AtomicU64::new(0),
             unreadable: AtomicU64::new(0),
@@ -88,12 +91,17 @@ impl Probe {
             let latency = now.saturating_sub(sent_us);
             self.latency.record(latency);
             self.received.fetch_add(1, Ordering::Relaxed);
+            self.received_bytes
+                .fetch_add(text.len() as u64, Ordering::Relaxed);
             self.last_frame_us.fetch_max(now, Ordering::Relaxed);
             if let Some(slot) = usize::try_from(seq - from)
                 .ok()
                 .and_then(|i| self.per_push_max.get(i))
             {
-                slot.fetch_max(u32::try_from(latency).unwrap_or(u32::MAX), Ordering::Relaxed);
+                slot.fetch_max(
+                    u32::try_from(latency).unwrap_or(u32::MAX),
+                    Ordering::Relaxed,
+                );
             }
         } else if !*warmed {
             *warmed = true;
@@ -115,20 +123,26 @@ fn config() -> WebSocketConfig {
 ///
 /// # Errors
 /// Connecting, the handshake or the WELCOME fails.
-pub async fn connect(target: &Target, channel: &str, source: Option<IpAddr>) -> anyhow::Result<Socket> {
+pub async fn connect(
+    target: &Target,
+    channel: &str,
+    source: Option<IpAddr>,
+) -> anyhow::Result<Socket> {
     let stream = http::connect(target.subscribe.addr, source)
         .await
         .context("TCP connect")?;
     let (path, subprotocol) = target.subscribe_path(channel);
     let mut request = format!("ws://{}{path}", target.subscribe.host).into_client_request()?;
     if let Some(subprotocol) = subprotocol {
-        request
-            .headers_mut()
-            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(subprotocol));
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_static(subprotocol),
+        );
     }
-    let (mut socket, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(config()))
-        .await
-        .context("WebSocket handshake")?;
+    let (mut socket, _) =
+        tokio_tungstenite::client_async_with_config(request, stream, Some(config()))
+            .await
+            .context("WebSocket handshake")?;
     if target.is_wamp_session() {
         match socket.next().await {
             Some(Ok(Message::Text(welcome))) if welcome.starts_with("[0,") => {}

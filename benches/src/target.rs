@@ -128,7 +128,11 @@ mod tests {
     fn frames_parse_back() {
         for protocol in [Protocol::Wamp, Protocol::Plain] {
             let text = frame(protocol, UUID, 1_700_000_000_123, 98_765_432);
-            assert_eq!(parse_frame(&text), Some((1_700_000_000_123, 98_765_432)), "{text}");
+            assert_eq!(
+                parse_frame(&text),
+                Some((1_700_000_000_123, 98_765_432)),
+                "{text}"
+            );
         }
         assert_eq!(
             frame(Protocol::Wamp, "U", 2, 3),

@@ -31,6 +31,12 @@
 //!   - `db::entity`: [`Entity`], [`NewEntity`] and their properties;
 //!   - `db::group`: group membership (adding and removing children, refusing cycles);
 //!   - `db::data`: [`Reading`] and the `data` table.
+//!   - `db::aggregate`: per-period aggregates for vz-aggregate ([`Aggregation`],
+//!     [`Db::aggregate_channel`], [`Level`], the run lock [`AggregationLock`]);
+//!   - `db::compress`: thinning out old readings window by window ([`WindowRun`],
+//!     [`MergeFunction`]) for vz-compress;
+//!   - `db::copy`: keyset-paged reading and batched writing of whole tables ([`Table`],
+//!     [`Page`], [`CopyTarget`]) for vz-dbcopy;
 //! - `error`: [`Error`] and [`Result`].
 //! - `testing` (feature `testing`): a fresh database per test on every backend, and the
 //!   `db_test!` macro that runs one test body on all of them.
@@ -40,5 +46,11 @@ mod error;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use db::{
+    AggregateError, AggregateRow, Aggregation, AggregationLock, ChannelReport, ClearFilter, Level,
+    Mode, UnknownLevel,
+};
 pub use db::{Backend, Db, Entity, NewEntity, Reading, SchemaVariant, redact_url};
+pub use db::{CopyReport, CopyTarget, Key, KeyGroup, OnConflict, Page, Table};
+pub use db::{MergeFunction, MergeOutcome, ReadingSpan, WindowRun};
 pub use error::{Error, Result};

@@ -17,12 +17,14 @@ use crate::hub::Interest;
 use crate::session::{self, SessionContext};
 
 /// Socket tuning: small buffers keep an idle connection at a few KiB (tungstenite allocates its
-/// read buffer up front, 128 KiB by default).
+/// read buffer up front, 128 KiB by default, and zero-fills all of it before every read).
 #[derive(Debug, Clone, Copy)]
 pub struct SocketLimits {
-    /// Read buffer per connection.
+    /// Read buffer per connection. Clients send only small WAMP messages; a larger message still
+    /// fits, as the buffer grows to the frame's length.
     pub read_buffer: usize,
-    /// Bytes buffered before a write is flushed to the socket.
+    /// Bytes buffered before a write goes to the socket; sessions flush after each batch of
+    /// queued frames, so this only lets one batch become one socket write.
     pub write_buffer: usize,
     /// Hard cap of the write buffer; past it the connection fails instead of growing.
     pub max_write_buffer: usize,
@@ -33,8 +35,8 @@ pub struct SocketLimits {
 impl Default for SocketLimits {
     fn default() -> Self {
         SocketLimits {
-            read_buffer: 4096,
-            write_buffer: 0,
+            read_buffer: 1024,
+            write_buffer: crate::session::BATCH_BYTES,
             max_write_buffer: 1 << 20,
             max_message: 64 << 10,
         }

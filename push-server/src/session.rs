@@ -2,12 +2,15 @@
 //! eviction or shutdown.
 //!
 //! Each loop arm ends in one call. Writes are bounded by a timeout so a dead peer cannot pin the
-//! task; the hub never waits for us, we drain our own queue.
+//! task; the hub never waits for us, we drain our own queue. Frames that are already queued when
+//! the session wakes up are written together with one flush (see [`BATCH_BYTES`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::SinkExt;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -23,6 +26,12 @@ pub const CLOSE_NORMAL: u16 = 1000;
 
 /// How long a closing session waits for the peer's close reply.
 const CLOSE_HANDSHAKE: Duration = Duration::from_secs(1);
+
+/// Up to this many bytes of queued frames are written with one flush. Each frame is still its own
+/// WebSocket message; only the number of socket writes changes. On loopback a socket write costs
+/// about as much as the rest of a frame's delivery, so a client that fell behind catches up
+/// instead of falling further behind. Bounded because the write buffer keeps its capacity.
+pub const BATCH_BYTES: usize = 8 * 1024;
 
 /// What every session needs.
 pub struct SessionContext {
@@ -58,7 +67,7 @@ pub async fn wamp(mut socket: WebSocket, ctx: Arc<SessionContext>) {
     while end.is_none() {
         end = tokio::select! {
             () = ctx.shutdown.cancelled() => Some(End::Close(CLOSE_GOING_AWAY, "server shutting down".into())),
-            frame = queue.recv() => forward(&mut socket, &ctx, frame).await,
+            frame = queue.recv() => forward(&mut socket, &ctx, frame, &mut queue).await,
             message = socket.recv() => on_wamp_message(&mut socket, &ctx, id, &mut prefixes, message).await,
         };
     }
@@ -72,7 +81,7 @@ pub async fn plain(mut socket: WebSocket, ctx: Arc<SessionContext>, interest: In
     while end.is_none() {
         end = tokio::select! {
             () = ctx.shutdown.cancelled() => Some(End::Close(CLOSE_GOING_AWAY, "server shutting down".into())),
-            frame = queue.recv() => forward(&mut socket, &ctx, frame).await,
+            frame = queue.recv() => forward(&mut socket, &ctx, frame, &mut queue).await,
             message = socket.recv() => match message {
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
                 Some(Ok(Message::Close(_)) | Err(_)) | None => Some(End::Gone),
@@ -83,16 +92,41 @@ pub async fn plain(mut socket: WebSocket, ctx: Arc<SessionContext>, interest: In
     finish(socket, &ctx, id, end).await;
 }
 
-/// Writes one queued frame; the end of the queue means the hub evicted us.
+/// Writes a queued frame and those queued behind it; the end of the queue means the hub evicted
+/// us.
 async fn forward(
     socket: &mut WebSocket,
     ctx: &SessionContext,
     frame: Option<Frame>,
+    queue: &mut mpsc::Receiver<Frame>,
 ) -> Option<End> {
-    match frame {
-        Some(frame) => write(socket, ctx, Message::Text(frame)).await.err(),
-        None => Some(End::Close(CLOSE_SLOW, "client too slow, reconnect".into())),
+    let Some(frame) = frame else {
+        return Some(End::Close(CLOSE_SLOW, "client too slow, reconnect".into()));
+    };
+    match tokio::time::timeout(ctx.write_timeout, write_batch(socket, frame, queue)).await {
+        Ok(Ok(())) => None,
+        Ok(Err(_)) | Err(_) => Some(End::Gone),
     }
+}
+
+/// Feeds `first` and what is already queued (up to [`BATCH_BYTES`]), then flushes once. A frame
+/// left in the queue is written on the next loop turn; an evicted session still drains its queue
+/// before it sees the end.
+async fn write_batch(
+    socket: &mut WebSocket,
+    first: Frame,
+    queue: &mut mpsc::Receiver<Frame>,
+) -> Result<(), axum::Error> {
+    let mut bytes = first.len();
+    socket.feed(Message::Text(first)).await?;
+    while bytes < BATCH_BYTES {
+        let Ok(frame) = queue.try_recv() else {
+            break;
+        };
+        bytes += frame.len();
+        socket.feed(Message::Text(frame)).await?;
+    }
+    socket.flush().await
 }
 
 async fn on_wamp_message(

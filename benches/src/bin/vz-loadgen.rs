@@ -104,17 +104,32 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
         Err(_) => {
-            eprintln!("vz-loadgen: stopped after --max-runtime {}s", cli.max_runtime);
+            eprintln!(
+                "vz-loadgen: stopped after --max-runtime {}s",
+                cli.max_runtime
+            );
             ExitCode::from(2)
         }
     }
 }
 
 async fn run(cli: &Cli) -> anyhow::Result<()> {
-    ensure!(cli.subscribers <= 1_000_000, "at most 1,000,000 subscribers");
-    ensure!((1..=100_000).contains(&cli.channels), "1 to 100,000 channels");
-    ensure!((0.0..=1e6).contains(&cli.rate), "at most 1,000,000 pushes/s");
-    ensure!((0.0..=3600.0).contains(&cli.duration), "at most 3600 s of pushing");
+    ensure!(
+        cli.subscribers <= 1_000_000,
+        "at most 1,000,000 subscribers"
+    );
+    ensure!(
+        (1..=100_000).contains(&cli.channels),
+        "1 to 100,000 channels"
+    );
+    ensure!(
+        (0.0..=1e6).contains(&cli.rate),
+        "at most 1,000,000 pushes/s"
+    );
+    ensure!(
+        (0.0..=3600.0).contains(&cli.duration),
+        "at most 3600 s of pushing"
+    );
     ensure!(cli.rate * cli.duration <= 5e7, "at most 50 million pushes");
 
     let needed = (cli.subscribers + cli.publishers + 256) as u64;
@@ -171,7 +186,10 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
             Some(pid) => vec![pid],
             None => procstat::listening_pids(target.subscribe.addr.port())?,
         };
-        ensure!(!pids.is_empty(), "no process listens on {ws}; is push-server running?");
+        ensure!(
+            !pids.is_empty(),
+            "no process listens on {ws}; is push-server running?"
+        );
         println!("push-server pids {pids:?}");
         let report = scenario::run(target, &workload, ids.clone(), &pids).await?;
         print!("{}", report.render());
@@ -189,7 +207,11 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
             subscribe: Endpoint::parse(&cli.nchan_sub).await?,
         };
         let pids = procstat::listening_pids(target.subscribe.addr.port())?;
-        ensure!(!pids.is_empty(), "no process listens on {}; run scripts/nchan.sh start", cli.nchan_sub);
+        ensure!(
+            !pids.is_empty(),
+            "no process listens on {}; run scripts/nchan.sh start",
+            cli.nchan_sub
+        );
         println!("nchan pids {pids:?}");
         let report = scenario::run(target, &workload, ids, &pids).await?;
         print!("{}", report.render());

@@ -1,6 +1,9 @@
 //! The database handle: connecting, the embedded default, and what the handle knows about the
 //! database it talks to.
 
+mod aggregate;
+mod compress;
+mod copy;
 mod data;
 pub(crate) mod dialect;
 mod entity;
@@ -12,6 +15,12 @@ use std::path::PathBuf;
 
 use sqlx::AnyPool;
 
+pub use self::aggregate::{
+    AggregateError, AggregateRow, Aggregation, AggregationLock, ChannelReport, ClearFilter, Level,
+    Mode, UnknownLevel,
+};
+pub use self::compress::{MergeFunction, MergeOutcome, ReadingSpan, WindowRun};
+pub use self::copy::{CopyReport, CopyTarget, Key, KeyGroup, OnConflict, Page, Table};
 pub use self::data::Reading;
 use self::dialect::Dialect;
 pub use self::dialect::{Backend, redact_url};

@@ -17,6 +17,10 @@ use sqlx::{AssertSqlSafe, SqlSafeStr, SqlStr};
 
 use crate::{Error, Result};
 
+pub(crate) mod aggregate;
+pub(crate) mod compress;
+pub(crate) mod copy;
+
 /// The database server a URL points to, chosen by the URL scheme.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Backend {

@@ -171,6 +171,13 @@ impl Db {
         })
     }
 
+    /// How many [`Db::merge_windows`] calls for different channels are worth running at once
+    /// when `wanted` are asked for: `wanted` on MySQL and PostgreSQL (each on a connection of
+    /// its own, so the server uses that many cores), 1 on SQLite (one writer at a time).
+    pub fn merge_jobs(&self, wanted: usize) -> usize {
+        wanted.clamp(1, self.dialect.merge_jobs())
+    }
+
     /// Reports what [`Db::merge_windows`] would do, changing nothing.
     ///
     /// # Errors

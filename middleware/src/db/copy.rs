@@ -466,8 +466,11 @@ impl Db {
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
-    /// The key of the table's last row in key order, or `None` if it is empty: where an
-    /// incremental copy into this database starts.
+    /// The key of the table's last row in key order, or `None` if it is empty.
+    ///
+    /// For readings and aggregates this is the last row of the channel with the largest id,
+    /// not the newest row: an incremental copy continues per [`KeyGroup`] instead
+    /// ([`Db::last_key_in`]).
     ///
     /// # Errors
     ///

@@ -50,8 +50,9 @@ pub struct CompressArgs {
     /// default: the `compress:` section of --config, else vzcompress2's scheme.
     #[arg(long, value_name = "FILE")]
     pub scheme: Option<PathBuf>,
-    /// Compress this many channels at once, each on a connection of its own: a MySQL or
-    /// PostgreSQL server then uses that many cores (SQLite takes one writer at a time).
+    /// Compress this many channels at once, each on a connection of its own, so a MySQL or
+    /// PostgreSQL server uses that many cores (on SQLite, which has one writer at a time,
+    /// always 1).
     #[arg(short, long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
     /// Merge exactly this many windows per transaction instead of adapting the batch size
@@ -208,7 +209,7 @@ pub async fn run(
     }
 
     let bar = output.progress(total, "compress");
-    let jobs = usize::from(args.jobs).max(1);
+    let jobs = db.merge_jobs(usize::from(args.jobs));
     let mut results = futures_util::stream::iter(&plans)
         .map(|plan| compress_channel(db, plan, args, output, &bar))
         .buffer_unordered(jobs);

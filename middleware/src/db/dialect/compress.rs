@@ -62,6 +62,15 @@ impl Dialect {
         }
     }
 
+    /// How many merges of different channels may usefully run at once. SQLite has one
+    /// writer at a time; a second would only wait for the lock (and lose time retrying).
+    pub(crate) fn merge_jobs(self) -> usize {
+        match self.backend {
+            Backend::Sqlite => 1,
+            Backend::MySql | Backend::Postgres => usize::MAX,
+        }
+    }
+
     /// How a merge transaction removes the readings of the merged windows and writes the
     /// merged ones.
     pub(crate) fn merge_style(self) -> MergeStyle {

@@ -12,7 +12,7 @@ use push_core::config::{Config, ConfigError};
 /// Where the tools find the volkszaehler database.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
-    /// Database URL: sqlite://PATH, mysql://USER[:PASS]@HOST[:PORT]/DB or postgres://...
+    /// Database URL: `sqlite://PATH`, `mysql://USER[:PASS]@HOST[:PORT]/DB` or `postgres://...`
     #[arg(long = "db", env = "DATABASE_URL", value_name = "URL", global = true)]
     pub url: Option<String>,
 

@@ -34,7 +34,6 @@ pub(crate) struct Layout {
     /// `properties.id` exists (PostgreSQL inserts must feed it from `properties_id_seq`).
     pub(crate) properties_id: bool,
     /// `aggregate.id` exists (PostgreSQL inserts must feed it from `aggregate_id_seq`).
-    #[allow(dead_code)] // read by the aggregation writer, which comes later
     pub(crate) aggregate_id: bool,
 }
 

@@ -6,7 +6,7 @@
 //!   rows of the re-aggregated range before inserting, in the same short transaction;
 //! - the first sensor bucket is weighted over its own rows, not from the epoch;
 //! - periods follow the local calendar of one configured time zone, computed in Rust
-//!   ([`calendar`]), so every backend buckets identically, across DST changes;
+//!   (`calendar`), so every backend buckets identically, across DST changes;
 //! - `data` is read with plain (non-locking) range queries, one channel at a time, in
 //!   chunks of bounded size, and every requested level is built from that one scan;
 //! - a run lock ([`AggregationLock`]) keeps a second run from starting.
@@ -15,7 +15,9 @@
 //! - `level`: [`Level`] and the frozen `aggregate.type` ids;
 //! - `calendar`: period keys, boundaries and constant-offset stretches of a time zone;
 //! - `bucket`: period totals and how they roll up into the buckets of each level;
-//! - `run`: [`Db::aggregate_channel`], the scan and the writer;
+//! - `run`: [`Db::aggregate_channel`](crate::Db::aggregate_channel): what each level
+//!   (re)writes, and the chunked scan;
+//! - `write`: replacing a level's buckets in short transactions;
 //! - `maintenance`: clearing, optimizing and reading the table;
 //! - `lock`: the run lock.
 
@@ -25,6 +27,7 @@ mod level;
 mod lock;
 mod maintenance;
 mod run;
+mod write;
 
 use jiff::tz::TimeZone;
 

@@ -343,65 +343,11 @@ async fn an_interrupted_copy_resumes_and_restores_foreign_keys() {
     target.cleanup().await;
 }
 
-/// Legacy DDL (tools-and-schema §1.5) for MariaDB.
-const MYSQL_LEGACY: &str = "
-CREATE TABLE entities (id INT AUTO_INCREMENT NOT NULL, uuid VARCHAR(36) NOT NULL, type VARCHAR(255) NOT NULL,
-  class VARCHAR(255) NOT NULL, UNIQUE INDEX UNIQ_50EC64E5D17F50A6 (uuid), PRIMARY KEY(id)) ENGINE = InnoDB;
-CREATE TABLE entities_in_aggregator (parent_id INT NOT NULL, child_id INT NOT NULL,
-  INDEX IDX_2BD88468727ACA70 (parent_id), INDEX IDX_2BD88468DD62C21B (child_id), PRIMARY KEY(parent_id, child_id)) ENGINE = InnoDB;
-CREATE TABLE data (id INT AUTO_INCREMENT NOT NULL, channel_id INT NOT NULL, timestamp BIGINT NOT NULL,
-  value DOUBLE PRECISION NOT NULL, INDEX IDX_ADF3F36372F5A1AA (channel_id),
-  UNIQUE INDEX data_unique (channel_id, timestamp), PRIMARY KEY(id)) ENGINE = InnoDB;
-CREATE TABLE properties (id INT AUTO_INCREMENT NOT NULL, entity_id INT NOT NULL, pkey VARCHAR(255) DEFAULT NULL,
-  value LONGTEXT DEFAULT NULL, INDEX IDX_87C331C781257D5D (entity_id),
-  UNIQUE INDEX property_unique (entity_id, pkey), PRIMARY KEY(id)) ENGINE = InnoDB;
-CREATE TABLE aggregate (id INT AUTO_INCREMENT NOT NULL, channel_id INT NOT NULL, type SMALLINT DEFAULT NULL,
-  timestamp BIGINT DEFAULT NULL, value DOUBLE PRECISION DEFAULT NULL, count INT DEFAULT NULL,
-  INDEX IDX_B77949FF72F5A1AA (channel_id), UNIQUE INDEX aggregate_unique (channel_id, type, timestamp),
-  PRIMARY KEY(id)) ENGINE = InnoDB;
-ALTER TABLE entities_in_aggregator ADD CONSTRAINT FK_2BD88468727ACA70 FOREIGN KEY (parent_id) REFERENCES entities (id);
-ALTER TABLE entities_in_aggregator ADD CONSTRAINT FK_2BD88468DD62C21B FOREIGN KEY (child_id) REFERENCES entities (id);
-ALTER TABLE data ADD CONSTRAINT FK_ADF3F36372F5A1AA FOREIGN KEY (channel_id) REFERENCES entities (id);
-ALTER TABLE properties ADD CONSTRAINT FK_87C331C781257D5D FOREIGN KEY (entity_id) REFERENCES entities (id);
-ALTER TABLE aggregate ADD CONSTRAINT FK_B77949FF72F5A1AA FOREIGN KEY (channel_id) REFERENCES entities (id)
-";
-
-/// Legacy DDL for PostgreSQL: ids of `properties` and `aggregate` from sequences without a
-/// column default, `data.id` SERIAL.
-const POSTGRES_LEGACY: &str = r#"
-CREATE SEQUENCE entities_id_seq INCREMENT BY 1 MINVALUE 1 START 1;
-CREATE SEQUENCE properties_id_seq INCREMENT BY 1 MINVALUE 1 START 1;
-CREATE SEQUENCE aggregate_id_seq INCREMENT BY 1 MINVALUE 1 START 1;
-CREATE TABLE entities (id INT NOT NULL, uuid VARCHAR(36) NOT NULL, type VARCHAR(255) NOT NULL,
-  class VARCHAR(255) NOT NULL, PRIMARY KEY(id));
-CREATE UNIQUE INDEX UNIQ_50EC64E5D17F50A6 ON entities (uuid);
-CREATE TABLE entities_in_aggregator (parent_id INT NOT NULL, child_id INT NOT NULL, PRIMARY KEY(parent_id, child_id));
-CREATE TABLE data (id SERIAL NOT NULL, channel_id INT NOT NULL, "timestamp" BIGINT NOT NULL,
-  value DOUBLE PRECISION NOT NULL, PRIMARY KEY(id));
-CREATE UNIQUE INDEX data_unique ON data (channel_id, "timestamp");
-CREATE TABLE properties (id INT NOT NULL, entity_id INT NOT NULL, pkey VARCHAR(255) DEFAULT NULL,
-  value TEXT DEFAULT NULL, PRIMARY KEY(id));
-CREATE UNIQUE INDEX property_unique ON properties (entity_id, pkey);
-CREATE TABLE aggregate (id INT NOT NULL, channel_id INT NOT NULL, type SMALLINT DEFAULT NULL,
-  "timestamp" BIGINT DEFAULT NULL, value DOUBLE PRECISION DEFAULT NULL, count INT DEFAULT NULL, PRIMARY KEY(id));
-CREATE INDEX IDX_B77949FF72F5A1AA ON aggregate (channel_id);
-CREATE UNIQUE INDEX aggregate_unique ON aggregate (channel_id, type, "timestamp");
-ALTER TABLE entities_in_aggregator ADD CONSTRAINT FK_2BD88468727ACA70 FOREIGN KEY (parent_id) REFERENCES entities (id);
-ALTER TABLE entities_in_aggregator ADD CONSTRAINT FK_2BD88468DD62C21B FOREIGN KEY (child_id) REFERENCES entities (id);
-ALTER TABLE data ADD CONSTRAINT FK_ADF3F36372F5A1AA FOREIGN KEY (channel_id) REFERENCES entities (id);
-ALTER TABLE properties ADD CONSTRAINT FK_87C331C781257D5D FOREIGN KEY (entity_id) REFERENCES entities (id);
-ALTER TABLE aggregate ADD CONSTRAINT FK_B77949FF72F5A1AA FOREIGN KEY (channel_id) REFERENCES entities (id)
-"#;
-
 /// A legacy database of `backend`, seeded through the crate.
 async fn legacy(backend: TestBackend) -> Option<(TestDb, Db)> {
     let t = TestDb::empty(backend).await?;
-    t.execute(match backend {
-        TestBackend::MySql => MYSQL_LEGACY,
-        TestBackend::Postgres => POSTGRES_LEGACY,
-        TestBackend::Sqlite => unreachable!("not used"),
-    })
-    .await;
+    t.execute(middleware::testing::legacy_ddl(t.backend()))
+        .await;
     let db = t.connect().await.unwrap();
     assert_eq!(db.variant(), middleware::SchemaVariant::Legacy);
     Some((t, db))

@@ -47,8 +47,8 @@ mod error;
 pub mod testing;
 
 pub use db::{
-    AggregateError, AggregateRow, Aggregation, AggregationLock, ChannelReport, ClearFilter, Level,
-    Mode, UnknownLevel,
+    AggregateError, AggregateFailure, AggregateRow, Aggregation, AggregationLock, ChannelReport,
+    ClearFilter, Level, Mode, Progress, UnknownLevel,
 };
 pub use db::{Backend, Db, Entity, NewEntity, Reading, SchemaVariant, redact_url};
 pub use db::{CopyReport, CopyTarget, Key, KeyGroup, OnConflict, Page, Table};

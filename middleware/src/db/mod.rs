@@ -16,8 +16,8 @@ use std::path::PathBuf;
 use sqlx::AnyPool;
 
 pub use self::aggregate::{
-    AggregateError, AggregateRow, Aggregation, AggregationLock, ChannelReport, ClearFilter, Level,
-    Mode, UnknownLevel,
+    AggregateError, AggregateFailure, AggregateRow, Aggregation, AggregationLock, ChannelReport,
+    ClearFilter, Level, Mode, Progress, UnknownLevel,
 };
 pub use self::compress::{MergeFunction, MergeOutcome, ReadingSpan, WindowRun};
 pub use self::copy::{CopyReport, CopyTarget, Key, KeyGroup, OnConflict, Page, Table};

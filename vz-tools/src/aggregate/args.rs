@@ -8,6 +8,9 @@ use push_core::config::Config;
 
 use crate::instant::Instant;
 
+/// `--jobs` when not given.
+pub const DEFAULT_JOBS: u16 = 2;
+
 /// The `vz-aggregate` subcommands; `run` is the default.
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
@@ -39,9 +42,10 @@ pub struct RunArgs {
     /// With --mode full: only the last N complete periods (picks up late data cheaply).
     #[arg(short, long, value_name = "N")]
     pub periods: Option<u32>,
-    /// Channels aggregated at the same time, each on its own connections. 1 keeps the load
-    /// on the database low; more can be faster on a multi-core database server.
-    #[arg(short, long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=8))]
+    /// Queries run at the same time, each on its own connection: time chunks of a scan
+    /// over many channels (SQLite, PostgreSQL), or channels (MySQL). 1 uses one core of the
+    /// database; 2 is about twice as fast where the database has two cores to spare.
+    #[arg(short, long, value_name = "N", default_value_t = DEFAULT_JOBS, value_parser = clap::value_parser!(u16).range(1..=8))]
     pub jobs: u16,
 }
 
@@ -86,9 +90,10 @@ pub struct RebuildArgs {
     /// comma-separated [default: day]
     #[arg(short, long = "level", value_name = "LEVEL", value_delimiter = ',')]
     pub levels: Vec<Level>,
-    /// Channels aggregated at the same time, each on its own connections. 1 keeps the load
-    /// on the database low; more can be faster on a multi-core database server.
-    #[arg(short, long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=8))]
+    /// Queries run at the same time, each on its own connection: time chunks of a scan
+    /// over many channels (SQLite, PostgreSQL), or channels (MySQL). 1 uses one core of the
+    /// database; 2 is about twice as fast where the database has two cores to spare.
+    #[arg(short, long, value_name = "N", default_value_t = DEFAULT_JOBS, value_parser = clap::value_parser!(u16).range(1..=8))]
     pub jobs: u16,
 }
 

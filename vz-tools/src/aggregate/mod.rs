@@ -10,15 +10,13 @@ mod args;
 
 use std::time::Instant as Clock;
 
-use futures_util::{StreamExt as _, stream};
-
 use jiff::tz::TimeZone;
-use middleware::{AggregateError, Aggregation, ClearFilter, Db, Entity, Level, Mode};
+use middleware::{AggregateError, Aggregation, ClearFilter, Db, Entity, Level, Mode, Progress};
 use push_core::config::Config;
 
 pub use self::args::{
-    ClearArgs, ClearLevel, Command, OptimizeArgs, RebuildArgs, RunArgs, RunMode, TimeArgs,
-    parse_since, zone_name,
+    ClearArgs, ClearLevel, Command, DEFAULT_JOBS, OptimizeArgs, RebuildArgs, RunArgs, RunMode,
+    TimeArgs, parse_since, zone_name,
 };
 use crate::database::{DatabaseArgs, DatabaseArgsError};
 use crate::output::OutputArgs;
@@ -42,6 +40,16 @@ pub enum AggregateCommandError {
         uuid: String,
         /// Its type.
         kind: String,
+        /// What went wrong.
+        source: AggregateError,
+    },
+    /// Aggregating channels that were scanned together failed; the run stopped there.
+    #[error("{count} channels scanned together (from {first}): {source}")]
+    Channels {
+        /// How many channels the scan covered.
+        count: usize,
+        /// The UUID of the first of them.
+        first: String,
         /// What went wrong.
         source: AggregateError,
     },
@@ -210,53 +218,69 @@ async fn aggregate(
     let bar = output.progress(channels.len() as u64, "aggregating");
     let mut totals = Totals::new(aggregation.levels());
     let mut failed = 0;
-    let mut results = stream::iter(channels)
-        .map(|channel| async move { (channel, db.aggregate_channel(channel, aggregation).await) })
-        .buffer_unordered(jobs.max(1));
-    while let Some((channel, result)) = results.next().await {
-        bar.set_message(channel.uuid.clone());
-        match result {
-            Ok(report) if report.skipped => {
-                output.detail(
-                    &bar,
-                    format!(
-                        "{} ({}): skipped, no data of its own",
-                        channel.uuid, channel.kind
+    // Channels finished so far; a multi-channel scan moves the bar by its fraction of them.
+    let mut finished = 0_u64;
+    let outcome = db
+        .aggregate_channels(channels, aggregation, jobs, |event| match event {
+            Progress::Scanning { channels, fraction } => {
+                bar.set_message(format!("{channels} channels together"));
+                bar.set_position(finished + (channels as f64 * fraction) as u64);
+            }
+            Progress::Channel { channel, result } => {
+                finished += 1;
+                bar.set_position(finished);
+                match result {
+                    Ok(report) if report.skipped => output.detail(
+                        &bar,
+                        format!(
+                            "{} ({}): skipped, no data of its own",
+                            channel.uuid, channel.kind
+                        ),
                     ),
-                );
+                    Ok(report) => {
+                        output.detail(
+                            &bar,
+                            format!(
+                                "{} ({}): {} rows read, {}",
+                                channel.uuid,
+                                channel.kind,
+                                report.rows_read,
+                                per_level(&report.written)
+                            ),
+                        );
+                        totals.add(&report);
+                    }
+                    Err(error) => {
+                        failed += 1;
+                        let reason = match error {
+                            AggregateError::UnknownType { .. } => "unknown channel type".to_owned(),
+                            other => other.to_string(),
+                        };
+                        bar.suspend(|| {
+                            eprintln!(
+                                "vz-aggregate: channel {} ({}): {reason}; skipped",
+                                channel.uuid, channel.kind
+                            );
+                        });
+                    }
+                }
             }
-            Ok(report) => {
-                output.detail(
-                    &bar,
-                    format!(
-                        "{} ({}): {} rows read, {}",
-                        channel.uuid,
-                        channel.kind,
-                        report.rows_read,
-                        per_level(&report.written)
-                    ),
-                );
-                totals.add(&report);
-            }
-            Err(AggregateError::UnknownType { kind }) => {
-                failed += 1;
-                bar.suspend(|| {
-                    eprintln!(
-                        "vz-aggregate: channel {} ({kind}): unknown channel type; skipped",
-                        channel.uuid
-                    );
-                });
-            }
-            Err(source) => {
-                bar.finish_and_clear();
-                return Err(AggregateCommandError::Channel {
-                    uuid: channel.uuid.clone(),
-                    kind: channel.kind.clone(),
-                    source,
-                });
-            }
-        }
-        bar.inc(1);
+        })
+        .await;
+    if let Err(failure) = outcome {
+        bar.finish_and_clear();
+        return Err(match failure.channels.as_slice() {
+            [channel] => AggregateCommandError::Channel {
+                uuid: channel.uuid.clone(),
+                kind: channel.kind.clone(),
+                source: failure.error,
+            },
+            scanned => AggregateCommandError::Channels {
+                count: scanned.len(),
+                first: scanned.first().map(|c| c.uuid.clone()).unwrap_or_default(),
+                source: failure.error,
+            },
+        });
     }
     bar.finish_and_clear();
     output.summary(format!(

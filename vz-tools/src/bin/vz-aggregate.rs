@@ -55,7 +55,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         || !cli.run.levels.is_empty()
         || cli.run.mode != RunMode::Delta
         || cli.run.periods.is_some()
-        || cli.run.jobs != 1;
+        || cli.run.jobs != aggregate::DEFAULT_JOBS;
     let command = match cli.command {
         // `vz-aggregate -l hour clear` would otherwise clear every level.
         Some(_) if run_options_given => anyhow::bail!(

@@ -21,6 +21,7 @@
 //! - `maintenance`: clearing, optimizing and reading the table;
 //! - `lock`: the run lock.
 
+mod batch;
 mod bucket;
 mod calendar;
 mod level;
@@ -31,11 +32,17 @@ mod write;
 
 use jiff::tz::TimeZone;
 
+pub use self::batch::{AggregateFailure, Progress};
 use self::calendar::Calendar;
 pub(crate) use self::calendar::KEY_BIAS_MS;
 pub use self::level::{Level, UnknownLevel};
 pub use self::lock::AggregationLock;
 pub use self::maintenance::{AggregateRow, ClearFilter};
+
+/// Raw rows one scan query aims at: enough that per-query overhead vanishes, few enough
+/// that a query ends quickly (a long read on a SQLite database without WAL would hold off
+/// vzlogger's inserts) and that SQLite's sorts stay in memory.
+const DEFAULT_ROWS_PER_QUERY: u32 = 500_000;
 
 /// Which periods a run (re)writes, for each level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,6 +87,8 @@ pub struct Aggregation {
     calendar: Calendar,
     /// "Now" in Unix ms: the period holding it is incomplete and never written.
     now_ms: i64,
+    /// Raw rows a multi-channel scan query aims at.
+    rows_per_query: u32,
 }
 
 impl Aggregation {
@@ -114,7 +123,15 @@ impl Aggregation {
             calendar: Calendar::new(time_zone.clone()),
             time_zone,
             now_ms,
+            rows_per_query: DEFAULT_ROWS_PER_QUERY,
         })
+    }
+
+    /// Sets how many raw rows one query of a multi-channel scan aims at (default 500,000):
+    /// fewer make shorter queries, and more of them. The rows written do not change.
+    pub fn with_rows_per_query(mut self, rows: u32) -> Aggregation {
+        self.rows_per_query = rows.max(1);
+        self
     }
 
     /// The levels, finest first.

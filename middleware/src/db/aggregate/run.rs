@@ -28,18 +28,18 @@ const WHOLE_RANGE_MS: i64 = 31 * 86_400_000;
 
 /// What one level of a run does for one channel.
 #[derive(Debug)]
-struct LevelPlan {
+pub(super) struct LevelPlan {
     /// The level.
-    level: Level,
+    pub(super) level: Level,
     /// The first period key written (`i64::MIN`: from the first raw row).
-    first_key: i64,
+    pub(super) first_key: i64,
     /// The first period key not written: the current period.
-    end_key: i64,
+    pub(super) end_key: i64,
     /// The instants whose raw rows the level needs, `[from, to)`.
-    scan: (i64, i64),
+    pub(super) scan: (i64, i64),
     /// Existing rows of the level in `[from, to)` are replaced; `None` in delta mode,
     /// which only adds periods after the newest row.
-    replace: Option<(i64, i64)>,
+    pub(super) replace: Option<(i64, i64)>,
 }
 
 impl Db {
@@ -67,6 +67,17 @@ impl Db {
                 ..ChannelReport::default()
             });
         };
+        let plans = self.plans(channel, run).await?;
+        self.scan_channel(channel, rule, &plans, run).await
+    }
+
+    /// What each level of `run` (re)writes for the channel. In rebuild mode, the channel's
+    /// rows of other levels are deleted here.
+    pub(super) async fn plans(
+        &self,
+        channel: &Entity,
+        run: &Aggregation,
+    ) -> Result<Vec<LevelPlan>, AggregateError> {
         let mut plans = Vec::with_capacity(run.levels.len());
         for &level in &run.levels {
             plans.push(self.plan(channel.id, level, run).await?);
@@ -76,6 +87,26 @@ impl Db {
             self.delete_aggregates(channel.id, &super::maintenance::Types::Except(keep), None)
                 .await?;
         }
+        Ok(plans)
+    }
+
+    /// Scans one channel's rows as `plans` say and writes its buckets.
+    pub(super) async fn scan_channel(
+        &self,
+        channel: &Entity,
+        rule: Rule,
+        plans: &[LevelPlan],
+        run: &Aggregation,
+    ) -> Result<ChannelReport, AggregateError> {
+        let connection = self.scan_connection().await?;
+        let mut scan = Scan::new(self, connection, channel.id, rule, run, plans);
+        scan.run().await?;
+        scan.finish().await
+    }
+
+    /// A pooled connection prepared for scanning `data`
+    /// ([`Dialect::scan_setup`](crate::db::dialect::Dialect::scan_setup)).
+    pub(super) async fn scan_connection(&self) -> Result<PoolConnection<Any>, AggregateError> {
         let mut connection = self.pool.acquire().await?;
         for (query, wanted, statement) in self.dialect.scan_setup() {
             let current = sqlx::query(query.into_sql_str())
@@ -92,9 +123,7 @@ impl Db {
                     .await?;
             }
         }
-        let mut scan = Scan::new(self, connection, channel.id, rule, run, &plans);
-        scan.run().await?;
-        scan.finish().await
+        Ok(connection)
     }
 
     /// Works out which periods `level` (re)writes for the channel.
@@ -149,7 +178,7 @@ impl Db {
     }
 
     /// `MIN(timestamp)` of the channel's raw rows in `[from, to)`.
-    async fn first_reading(
+    pub(super) async fn first_reading(
         &self,
         connection: &mut AnyConnection,
         channel_id: i32,
@@ -187,7 +216,7 @@ impl Db {
 }
 
 /// How a channel of type `kind` is aggregated; `None` for types without data of their own.
-fn rule(kind: &str) -> Result<Option<Rule>, AggregateError> {
+pub(super) fn rule(kind: &str) -> Result<Option<Rule>, AggregateError> {
     let definition = definition::definition(kind).ok_or_else(|| AggregateError::UnknownType {
         kind: kind.to_owned(),
     })?;
@@ -232,10 +261,7 @@ impl<'a> Scan<'a> {
         run: &'a Aggregation,
         plans: &[LevelPlan],
     ) -> Scan<'a> {
-        let fine = match run.levels[0] {
-            Level::Month | Level::Year => Level::Day,
-            finest => finest,
-        };
+        let fine = run.scan_level();
         let intervals = union(plans.iter().map(|plan| plan.scan));
         let levels = plans
             .iter()
@@ -372,7 +398,7 @@ impl<'a> Scan<'a> {
 }
 
 /// The union of `[from, to)` ranges as disjoint ranges in order; empty ranges vanish.
-fn union(ranges: impl Iterator<Item = (i64, i64)>) -> Vec<(i64, i64)> {
+pub(super) fn union(ranges: impl Iterator<Item = (i64, i64)>) -> Vec<(i64, i64)> {
     let mut ranges: Vec<(i64, i64)> = ranges.filter(|(from, to)| from < to).collect();
     ranges.sort_unstable();
     let mut merged: Vec<(i64, i64)> = Vec::with_capacity(ranges.len());
@@ -421,7 +447,7 @@ fn period_totals(row: &AnyRow, sensor: bool, length: i64) -> Result<(i64, Totals
 
 /// Column `index` as a float, or `None` for NULL; integers (which SQLite returns for sums of
 /// values stored as integers) are converted.
-fn optional_float(row: &AnyRow, index: usize) -> Result<Option<f64>, sqlx::Error> {
+pub(super) fn optional_float(row: &AnyRow, index: usize) -> Result<Option<f64>, sqlx::Error> {
     row.try_get::<Option<f64>, _>(index).or_else(|error| {
         row.try_get::<Option<i64>, _>(index)
             .map(|value| value.map(|value| value as f64))

@@ -1,5 +1,7 @@
-//! Writing one level's finished buckets: each transaction deletes the rows of the range it
-//! replaces, then inserts, so a period never has two rows.
+//! Writing finished buckets: each transaction deletes the rows of the range it replaces,
+//! then inserts, so a period never has two rows. One transaction may carry the buckets of
+//! many channels and levels (multi-channel scans), but never more than [`ROWS_PER_WRITE`]
+//! rows.
 
 use sqlx::{AnyConnection, Connection as _};
 
@@ -9,12 +11,13 @@ use super::bucket::{Finished, Rule};
 use crate::db::Db;
 
 /// Aggregate rows per insert statement and per write transaction.
-const ROWS_PER_WRITE: usize = 1000;
+pub(super) const ROWS_PER_WRITE: usize = 1000;
 
 /// Bind parameters per inserted aggregate row.
 const PARAMS_PER_ROW: usize = 5;
 
-/// Writes the finished buckets of one level, replacing what the level's range held.
+/// The finished buckets of one channel and level, and the part of the level's range that
+/// they replace.
 #[derive(Debug)]
 pub(super) struct Writer {
     /// The level written.
@@ -25,8 +28,26 @@ pub(super) struct Writer {
     pub(super) finished: Vec<Finished>,
     /// The part of the replaced range not deleted yet, `[from, to)`; `None` in delta mode.
     replace: Option<(i64, i64)>,
-    /// Rows inserted so far.
+    /// Rows handed out for writing so far.
     pub(super) written: u64,
+}
+
+/// One writer's part of a write transaction.
+#[derive(Debug)]
+pub(super) struct Share {
+    /// `aggregate.type` of the level.
+    type_id: i16,
+    /// Existing rows in `[from, to)` to delete first.
+    delete: Option<(i64, i64)>,
+    /// Rows to insert: timestamp, value, count.
+    rows: Vec<(i64, f64, i32)>,
+}
+
+impl Share {
+    /// The rows it inserts.
+    pub(super) fn rows(&self) -> usize {
+        self.rows.len()
+    }
 }
 
 impl Writer {
@@ -40,9 +61,51 @@ impl Writer {
         }
     }
 
-    /// Writes the waiting buckets in transactions of at most [`ROWS_PER_WRITE`] rows. Each
-    /// transaction first deletes the existing rows from where the last one stopped up to its
-    /// own last row (or, on the `last` flush, to the end of the replaced range).
+    /// Takes up to `max` waiting buckets (at least one if any wait) for a transaction, with
+    /// the delete that must precede them: the replaced range from where the last share
+    /// stopped up to its own last row or, when `last` and nothing else waits, to the end of
+    /// the replaced range. `None` when there is nothing left to do.
+    pub(super) fn take(&mut self, max: usize, last: bool) -> Option<Share> {
+        let count = self.finished.len().min(max.max(1));
+        let rows: Vec<Finished> = self.finished.drain(..count).collect();
+        let delete_to = if last && self.finished.is_empty() {
+            self.replace.map(|(_, to)| to)
+        } else {
+            rows.iter()
+                .map(|bucket| bucket.totals.last)
+                .max()
+                .map(|ts| ts.saturating_add(1))
+        };
+        let delete = match (self.replace, delete_to) {
+            (Some((from, to)), Some(delete_to)) if delete_to.min(to) > from => {
+                let delete_to = delete_to.min(to);
+                self.replace = Some((delete_to, to));
+                Some((from, delete_to))
+            }
+            _ => None,
+        };
+        if delete.is_none() && rows.is_empty() {
+            return None;
+        }
+        self.written += rows.len() as u64;
+        Some(Share {
+            type_id: self.level.type_id(),
+            delete,
+            rows: rows
+                .iter()
+                .map(|bucket| {
+                    (
+                        bucket.totals.last,
+                        bucket.totals.value(self.rule),
+                        i32::try_from(bucket.totals.count).unwrap_or(i32::MAX),
+                    )
+                })
+                .collect(),
+        })
+    }
+
+    /// Writes the waiting buckets of one channel in transactions of at most
+    /// [`ROWS_PER_WRITE`] rows (see [`Writer::take`]).
     ///
     /// Writes go through the scan's own connection, so a channel never needs two
     /// connections at once (several channels at a time cannot starve the pool).
@@ -53,96 +116,64 @@ impl Writer {
         channel_id: i32,
         last: bool,
     ) -> Result<(), AggregateError> {
-        let finished = std::mem::take(&mut self.finished);
-        let batches: Vec<&[Finished]> = finished.chunks(ROWS_PER_WRITE).collect();
-        let batch_count = batches.len();
-        for (i, batch) in batches.into_iter().enumerate() {
-            let delete_to = if last && i + 1 == batch_count {
-                self.replace.map(|(_, to)| to)
-            } else {
-                batch
-                    .iter()
-                    .map(|bucket| bucket.totals.last)
-                    .max()
-                    .map(|ts| ts.saturating_add(1))
-            };
-            self.write(db, connection, channel_id, batch, delete_to)
-                .await?;
-        }
-        if last
-            && batch_count == 0
-            && let Some((_, to)) = self.replace
-        {
-            self.write(db, connection, channel_id, &[], Some(to))
-                .await?;
+        while let Some(share) = self.take(ROWS_PER_WRITE, last) {
+            write(db, connection, &[(channel_id, share)]).await?;
         }
         Ok(())
     }
+}
 
-    /// One transaction: delete the replaced range up to `delete_to`, insert `batch`.
-    async fn write(
-        &mut self,
-        db: &Db,
-        connection: &mut AnyConnection,
-        channel_id: i32,
-        batch: &[Finished],
-        delete_to: Option<i64>,
-    ) -> Result<(), AggregateError> {
-        let delete = match (self.replace, delete_to) {
-            (Some((from, to)), Some(delete_to)) if delete_to.min(to) > from => {
-                let delete_to = delete_to.min(to);
-                self.replace = Some((delete_to, to));
-                Some((from, delete_to))
-            }
-            _ => None,
-        };
-        if delete.is_none() && batch.is_empty() {
-            return Ok(());
-        }
-        let insert = (!batch.is_empty()).then(|| {
-            let mut query = sqlx::query(
-                db.dialect
-                    .insert_aggregates(batch.len(), db.layout.aggregate_id),
-            );
-            for bucket in batch {
+/// One transaction: the deletes of every share, then their rows in one insert. Without a
+/// delete the insert alone is atomic and runs without a transaction.
+pub(super) async fn write(
+    db: &Db,
+    connection: &mut AnyConnection,
+    shares: &[(i32, Share)],
+) -> Result<(), AggregateError> {
+    let rows: usize = shares.iter().map(|(_, share)| share.rows.len()).sum();
+    debug_assert!(rows <= ROWS_PER_WRITE);
+    debug_assert!(rows * PARAMS_PER_ROW <= db.dialect.max_bind_params());
+    let insert = (rows > 0).then(|| {
+        let mut query = sqlx::query(db.dialect.insert_aggregates(rows, db.layout.aggregate_id));
+        for (channel_id, share) in shares {
+            for &(timestamp, value, count) in &share.rows {
                 query = query
-                    .bind(channel_id)
-                    .bind(self.level.type_id())
-                    .bind(bucket.totals.last)
-                    .bind(bucket.totals.value(self.rule))
-                    .bind(i32::try_from(bucket.totals.count).unwrap_or(i32::MAX));
-            }
-            query
-        });
-        debug_assert!(batch.len() * PARAMS_PER_ROW <= db.dialect.max_bind_params());
-        match delete {
-            // Without a delete, the insert alone is atomic; no transaction needed.
-            None => {
-                if let Some(insert) = insert {
-                    insert.execute(&mut *connection).await?;
-                }
-            }
-            Some((from, to)) => {
-                let mut tx = match db.dialect.begin_write() {
-                    Some(statement) => connection.begin_with(statement).await?,
-                    None => connection.begin().await?,
-                };
-                sqlx::query(db.dialect.sql(
-                    r#"DELETE FROM aggregate WHERE channel_id = ? AND "type" = ? AND "timestamp" >= ? AND "timestamp" < ?"#,
-                ))
-                .bind(channel_id)
-                .bind(self.level.type_id())
-                .bind(from)
-                .bind(to)
-                .execute(&mut *tx)
-                .await?;
-                if let Some(insert) = insert {
-                    insert.execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
+                    .bind(*channel_id)
+                    .bind(share.type_id)
+                    .bind(timestamp)
+                    .bind(value)
+                    .bind(count);
             }
         }
-        self.written += batch.len() as u64;
-        Ok(())
+        query
+    });
+    if shares.iter().all(|(_, share)| share.delete.is_none()) {
+        if let Some(insert) = insert {
+            insert.execute(&mut *connection).await?;
+        }
+        return Ok(());
     }
+    let mut tx = match db.dialect.begin_write() {
+        Some(statement) => connection.begin_with(statement).await?,
+        None => connection.begin().await?,
+    };
+    for (channel_id, share) in shares {
+        let Some((from, to)) = share.delete else {
+            continue;
+        };
+        sqlx::query(db.dialect.sql(
+            r#"DELETE FROM aggregate WHERE channel_id = ? AND "type" = ? AND "timestamp" >= ? AND "timestamp" < ?"#,
+        ))
+        .bind(*channel_id)
+        .bind(share.type_id)
+        .bind(from)
+        .bind(to)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if let Some(insert) = insert {
+        insert.execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }

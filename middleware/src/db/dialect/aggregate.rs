@@ -29,6 +29,21 @@ pub(crate) enum RunLockSql {
     },
 }
 
+/// How a backend aggregates many channels at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BatchScan {
+    /// One channel at a time: the table is clustered by `(channel_id, timestamp)` (InnoDB),
+    /// so a channel's rows are contiguous and per-channel range scans read no page twice.
+    PerChannel,
+    /// SQLite: time chunks over many channels, read in rowid order within the rowid span
+    /// the primary key index reports ([`Dialect::rowid_span`]) when that span is dense,
+    /// otherwise through the index.
+    RowidSpans,
+    /// PostgreSQL: time chunks over many channels in one query; the planner's bitmap or
+    /// sequential scan visits each heap page once.
+    Planner,
+}
+
 impl Dialect {
     /// Raw rows of one channel summed per period of fixed local length, for a stretch of
     /// constant UTC offset; binds: channel id, from (inclusive), to (exclusive).
@@ -54,6 +69,80 @@ impl Dialect {
         let key = self.period_key("ts", offset_ms, length_ms);
         self.sql_owned(&format!(
             r#"SELECT {key} AS k, MAX(ts), COUNT(*), SUM(v), MAX(v), SUM(v * (ts - prev)), MIN(prev) FROM (SELECT "timestamp" AS ts, "value" AS v, LAG("timestamp") OVER (ORDER BY "timestamp") AS prev FROM data WHERE channel_id = ? AND "timestamp" >= ? AND "timestamp" < ?) AS t WHERE ts >= ? GROUP BY k ORDER BY k"#
+        ))
+    }
+
+    /// How this backend reads many channels in one pass (see [`BatchScan`]).
+    pub(crate) fn batch_scan(self) -> BatchScan {
+        match self.backend {
+            Backend::Sqlite => BatchScan::RowidSpans,
+            Backend::Postgres => BatchScan::Planner,
+            Backend::MySql => BatchScan::PerChannel,
+        }
+    }
+
+    /// SQLite: where the rows of `channels` in `[from, to)` lie in the table, from the primary
+    /// key index alone (its entries carry the rowid); binds: from, to.
+    ///
+    /// Columns: MIN(rowid), MAX(rowid), COUNT(*) (the first two NULL when there is no row).
+    pub(crate) fn rowid_span(self, channels: &str) -> SqlStr {
+        self.sql_owned(&format!(
+            r#"SELECT MIN(rowid), MAX(rowid), COUNT(*) FROM data WHERE channel_id IN ({channels}) AND "timestamp" >= ? AND "timestamp" < ?"#
+        ))
+    }
+
+    /// Raw rows of many channels summed per channel and period of fixed local length, for a
+    /// stretch of constant UTC offset. `channels` are comma-separated channel ids (integers
+    /// from the database, never input); `sensors` says they are all time-weighted, and the
+    /// query then also finds each row's predecessor.
+    ///
+    /// Binds: with `rowids` (SQLite, rows known to lie in a rowid range): first rowid, last
+    /// rowid, from, to; otherwise from, to.
+    ///
+    /// Columns: channel id, key (biased, see [`Dialect::period_key`]), MAX(timestamp),
+    /// COUNT(*), SUM(value), MAX(value), SUM(value × (timestamp − prev)) and
+    /// SUM(timestamp − prev), where `prev` is the channel's previous timestamp — also when it
+    /// lies before `from`, so chunk boundaries change nothing — and NULL for plain channels
+    /// and for a channel's very first row. Unordered.
+    ///
+    /// `prev` comes from `LAG()` within the chunk; only each channel's first row in the chunk
+    /// looks it up in the primary key (`COALESCE` evaluates that lazily). Plain and sensor
+    /// channels are read by separate queries because the window sorts its whole input:
+    /// measured on 500,000 rows a chunk, the two together cost half as much as one query
+    /// over both (docs/bench-aggregate.md).
+    ///
+    /// - SQLite: with `rowids` the table is read in storage order (`NOT INDEXED`), since the
+    ///   rows of one time range of all channels share their pages when vzlogger wrote them.
+    /// - PostgreSQL: the planner picks a bitmap or sequential scan, either of which reads
+    ///   each heap page once however the channels' rows are interleaved.
+    pub(crate) fn batch_totals(
+        self,
+        offset_ms: i64,
+        length_ms: i64,
+        channels: &str,
+        sensors: bool,
+        rowids: bool,
+    ) -> SqlStr {
+        let key = self.period_key(r#"d."timestamp""#, offset_ms, length_ms);
+        let prev = if sensors {
+            r#"COALESCE(LAG(d."timestamp") OVER (PARTITION BY d.channel_id ORDER BY d."timestamp"), (SELECT MAX(p."timestamp") FROM data p WHERE p.channel_id = d.channel_id AND p."timestamp" < d."timestamp"))"#
+        } else {
+            "CAST(NULL AS BIGINT)"
+        };
+        let (source, rowid_range) = match (rowids, self.backend) {
+            (true, Backend::Sqlite) => (
+                "data AS d NOT INDEXED",
+                "d.rowid >= ? AND d.rowid <= ? AND ",
+            ),
+            _ => ("data AS d", ""),
+        };
+        let covered = match self.backend {
+            // SUM of BIGINT is NUMERIC on PostgreSQL.
+            Backend::Postgres => "CAST(SUM(ts - prev) AS BIGINT)",
+            Backend::Sqlite | Backend::MySql => "SUM(ts - prev)",
+        };
+        self.sql_owned(&format!(
+            r#"SELECT channel_id, k, MAX(ts), COUNT(*), SUM(v), MAX(v), SUM(v * (ts - prev)), {covered} FROM (SELECT d.channel_id AS channel_id, {key} AS k, d."timestamp" AS ts, d."value" AS v, {prev} AS prev FROM {source} WHERE {rowid_range}d.channel_id IN ({channels}) AND d."timestamp" >= ? AND d."timestamp" < ?) t GROUP BY channel_id, k"#
         ))
     }
 
@@ -167,7 +256,9 @@ impl Dialect {
     /// text).
     ///
     /// - PostgreSQL: 64 MB of `work_mem`, so the sorts of a sensor scan (window order,
-    ///   grouping) of half a million rows stay in memory instead of spilling to disk.
+    ///   grouping) of half a million rows stay in memory instead of spilling to disk; no
+    ///   JIT, whose compilation (15–20 ms) costs more than it saves on queries over one
+    ///   chunk.
     /// - SQLite: nothing. A larger page cache or `mmap` would keep the pages that
     ///   time-interleaved channels share, but SQLite drops both whenever the database
     ///   changed since the last read transaction — after every write of the previous
@@ -175,11 +266,14 @@ impl Dialect {
     ///   docs/bench-aggregate.md).
     pub(crate) fn scan_setup(self) -> &'static [(&'static str, &'static str, &'static str)] {
         match self.backend {
-            Backend::Postgres => &[(
-                "SELECT current_setting('work_mem')",
-                "64MB",
-                "SET work_mem = '64MB'",
-            )],
+            Backend::Postgres => &[
+                (
+                    "SELECT current_setting('work_mem')",
+                    "64MB",
+                    "SET work_mem = '64MB'",
+                ),
+                ("SELECT current_setting('jit')", "off", "SET jit = off"),
+            ],
             Backend::Sqlite | Backend::MySql => &[],
         }
     }

@@ -39,6 +39,9 @@ const MAX_GROUP_CHANNELS: usize = 2000;
 /// channel by channel, where a time chunk of all channels spans the whole table).
 const DENSE_SPAN_FACTOR: i64 = 4;
 
+/// At most this many fine periods in one chunk (see [`Grouping`]).
+const MAX_KEYS_PER_CHUNK: i64 = 1 << 30;
+
 /// At most this many writers' shares (each possibly a DELETE) go into one transaction.
 const SHARES_PER_WRITE: usize = 256;
 
@@ -288,6 +291,7 @@ impl Db {
                 run.calendar.stretches(first, to),
                 active.len(),
                 f64::from(run.rows_per_query),
+                length,
             );
             let mut pending = FuturesOrdered::new();
             let (mut issued, mut sparse) = (0_u32, 0_u32);
@@ -412,6 +416,7 @@ impl Db {
         probe: bool,
     ) -> Result<(ChunkTotals, bool), AggregateError> {
         let dialect = self.dialect;
+        let grouping = Grouping::of(chunk, length);
         // SQLite: read in storage order within the rowid span of the chunk's rows when the
         // span is dense.
         let span = match dialect.batch_scan() {
@@ -440,7 +445,9 @@ impl Db {
                 continue;
             }
             let sql = dialect.batch_totals(chunk.offset_ms, length, ids, sensor, span.is_some());
-            let mut query = sqlx::query(sql);
+            let mut query = sqlx::query(sql)
+                .bind(grouping.keys)
+                .bind(grouping.first_key);
             if let Some((first, last)) = span {
                 query = query.bind(first).bind(last);
             }
@@ -450,7 +457,7 @@ impl Db {
                 .fetch_all(&mut *connection)
                 .await?;
             for row in &rows {
-                totals.push(channel_totals(row, length)?);
+                totals.push(channel_totals(row, length, grouping)?);
             }
         }
         Ok((totals, span.is_some()))
@@ -555,12 +562,15 @@ struct Chunks {
     span: i64,
     /// Rows a chunk aims at.
     target: f64,
+    /// The longest chunk: [`MAX_KEYS_PER_CHUNK`] periods, so that group numbers
+    /// ([`Grouping`]) of channel ids up to 2³¹ fit in 62 bits.
+    max_span: i64,
 }
 
 impl Chunks {
     /// Chunks over `stretches` for `channels` channels; the first chunk assumes one reading
     /// per second and channel, later ones follow the rows actually found.
-    fn new(stretches: Vec<Stretch>, channels: usize, target: f64) -> Chunks {
+    fn new(stretches: Vec<Stretch>, channels: usize, target: f64, length: i64) -> Chunks {
         let mut stretches = stretches.into_iter();
         let current = stretches.next();
         let rows_per_ms = channels as f64 / 1000.0;
@@ -570,6 +580,7 @@ impl Chunks {
             stretches,
             span: span_for(target, rows_per_ms),
             target,
+            max_span: length.saturating_mul(MAX_KEYS_PER_CHUNK),
         }
     }
 
@@ -589,7 +600,8 @@ impl Iterator for Chunks {
         loop {
             let stretch = self.current?;
             if self.position < stretch.to {
-                let to = self.position.saturating_add(self.span).min(stretch.to);
+                let span = self.span.min(self.max_span);
+                let to = self.position.saturating_add(span).min(stretch.to);
                 let chunk = Chunk {
                     from: self.position,
                     to,
@@ -616,26 +628,56 @@ fn span_for(target: f64, rows_per_ms: f64) -> i64 {
     }
 }
 
+/// How [`Dialect::batch_totals`](crate::db::dialect::Dialect::batch_totals) numbers the
+/// groups of a chunk: `channel_id × keys + (biased key − first_key)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Grouping {
+    /// More than the number of periods the chunk touches.
+    keys: i64,
+    /// The biased key of the chunk's first instant.
+    first_key: i64,
+}
+
+impl Grouping {
+    fn of(chunk: Chunk, length: i64) -> Grouping {
+        let shift = chunk.offset_ms + KEY_BIAS_MS;
+        let first_key = (chunk.from + shift).div_euclid(length);
+        let last_key = (chunk.to - 1 + shift).div_euclid(length);
+        Grouping {
+            keys: last_key - first_key + 1,
+            first_key,
+        }
+    }
+
+    /// The channel id and (unbiased) key of group number `group`.
+    fn split(self, group: i64, length: i64) -> (i64, i64) {
+        let channel = group.div_euclid(self.keys);
+        let key = group.rem_euclid(self.keys) + self.first_key - KEY_BIAS_MS / length;
+        (channel, key)
+    }
+}
+
 /// One row of [`Dialect::batch_totals`](crate::db::dialect::Dialect::batch_totals).
-fn channel_totals(row: &AnyRow, length: i64) -> Result<(i64, i64, Totals), sqlx::Error> {
-    let channel = row
-        .try_get::<i64, _>(0)
-        .or_else(|_| row.try_get::<i32, _>(0).map(i64::from))?;
-    let key: i64 = row.try_get(1)?;
-    let covered = row.try_get::<Option<i64>, _>(7).or_else(|error| {
-        optional_float(row, 7)
+fn channel_totals(
+    row: &AnyRow,
+    length: i64,
+    grouping: Grouping,
+) -> Result<(i64, i64, Totals), sqlx::Error> {
+    let (channel, key) = grouping.split(row.try_get(0)?, length);
+    let covered = row.try_get::<Option<i64>, _>(6).or_else(|error| {
+        optional_float(row, 6)
             .map_err(|_| error)
             .map(|v| v.map(|v| v as i64))
     })?;
     Ok((
         channel,
-        key - KEY_BIAS_MS / length,
+        key,
         Totals {
-            last: row.try_get(2)?,
-            count: row.try_get(3)?,
-            sum: optional_float(row, 4)?.unwrap_or(0.0),
-            max: optional_float(row, 5)?.unwrap_or(0.0),
-            weighted: optional_float(row, 6)?,
+            last: row.try_get(1)?,
+            count: row.try_get(2)?,
+            sum: optional_float(row, 3)?.unwrap_or(0.0),
+            max: optional_float(row, 4)?.unwrap_or(0.0),
+            weighted: optional_float(row, 5)?,
             covered,
         },
     ))
@@ -655,7 +697,7 @@ mod tests {
 
     #[test]
     fn chunks_cover_every_stretch_without_gaps() {
-        let mut chunks = Chunks::new(vec![stretch(0, 10_000), stretch(10_000, 15_000)], 1, 5.0);
+        let mut chunks = Chunks::new(vec![stretch(0, 10_000), stretch(10_000, 15_000)], 1, 5.0, 1);
         chunks.span = 4000;
         let spans: Vec<(i64, i64)> = chunks.by_ref().map(|c| (c.from, c.to)).collect();
         assert_eq!(
@@ -672,7 +714,7 @@ mod tests {
 
     #[test]
     fn chunk_spans_follow_the_rows_found() {
-        let mut chunks = Chunks::new(vec![stretch(0, i64::MAX)], 100, 500_000.0);
+        let mut chunks = Chunks::new(vec![stretch(0, i64::MAX)], 100, 500_000.0, 1000);
         // One row per second and channel: the target in one chunk.
         assert_eq!(chunks.span, 5_000_000);
         let chunk = chunks.next().unwrap();
@@ -693,6 +735,34 @@ mod tests {
             0,
         );
         assert_eq!(chunks.span, 5_000_000);
+    }
+
+    #[test]
+    fn group_numbers_split_into_channel_and_key() {
+        const HOUR: i64 = 3_600_000;
+        // 10:30 to 13:10 UTC+1 touches the local hours 11, 12, 13 and 14 of day 0.
+        let chunk = Chunk {
+            from: 10 * HOUR + HOUR / 2,
+            to: 13 * HOUR + HOUR / 6,
+            offset_ms: HOUR,
+        };
+        let grouping = Grouping::of(chunk, HOUR);
+        assert_eq!(grouping.keys, 4);
+        assert_eq!(
+            grouping.first_key,
+            (11 * HOUR + HOUR / 2 + KEY_BIAS_MS) / HOUR
+        );
+        // What SQL computes for channel 7 at 12:59:59 UTC (13:59:59 local).
+        let sql_key = (13 * HOUR - 1 + HOUR + KEY_BIAS_MS) / HOUR;
+        let group = 7 * grouping.keys + (sql_key - grouping.first_key);
+        assert_eq!(grouping.split(group, HOUR), (7, 13));
+    }
+
+    #[test]
+    fn chunks_hold_at_most_max_keys_periods() {
+        let mut chunks = Chunks::new(vec![stretch(0, i64::MAX)], 1, 1e30, 1000);
+        let chunk = chunks.next().unwrap();
+        assert_eq!(chunk.to - chunk.from, 1000 * MAX_KEYS_PER_CHUNK);
     }
 
     #[test]

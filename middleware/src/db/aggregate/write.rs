@@ -123,13 +123,40 @@ impl Writer {
     }
 }
 
+/// How often a write transaction is tried when the database aborts it as a deadlock.
+const WRITE_ATTEMPTS: u32 = 5;
+
 /// One transaction: the deletes of every share, then their rows in one insert. Without a
 /// delete the insert alone is atomic and runs without a transaction.
+///
+/// With several jobs, InnoDB's gap locks can make the transactions of two channels wait for
+/// each other; the server then aborts one as a deadlock (`40001`), and it is run again. The
+/// aborted transaction changed nothing, so retrying is safe.
 pub(super) async fn write(
     db: &Db,
     connection: &mut AnyConnection,
     shares: &[(i32, Share)],
 ) -> Result<(), AggregateError> {
+    let mut attempt = 1;
+    loop {
+        match write_once(db, connection, shares).await {
+            Err(sqlx::Error::Database(error))
+                if attempt < WRITE_ATTEMPTS
+                    && matches!(error.code().as_deref(), Some("40001" | "40P01")) =>
+            {
+                attempt += 1;
+            }
+            result => return Ok(result?),
+        }
+    }
+}
+
+/// [`write`], one attempt.
+async fn write_once(
+    db: &Db,
+    connection: &mut AnyConnection,
+    shares: &[(i32, Share)],
+) -> Result<(), sqlx::Error> {
     let rows: usize = shares.iter().map(|(_, share)| share.rows.len()).sum();
     debug_assert!(rows <= ROWS_PER_WRITE);
     debug_assert!(rows * PARAMS_PER_ROW <= db.dialect.max_bind_params());

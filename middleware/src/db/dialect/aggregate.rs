@@ -96,10 +96,15 @@ impl Dialect {
     /// from the database, never input); `sensors` says they are all time-weighted, and the
     /// query then also finds each row's predecessor.
     ///
-    /// Binds: with `rowids` (SQLite, rows known to lie in a rowid range): first rowid, last
-    /// rowid, from, to; otherwise from, to.
+    /// Binds: `keys` and `first_key` (see below), then with `rowids` (SQLite, rows known to
+    /// lie in a rowid range) first rowid and last rowid, then from and to.
     ///
-    /// Columns: channel id, key (biased, see [`Dialect::period_key`]), MAX(timestamp),
+    /// Rows are grouped by one integer, `channel_id × keys + (key − first_key)`, where
+    /// `first_key` is the biased key of `from` and `keys` exceeds the number of periods in
+    /// the chunk: SQLite sorts to group, and one integer sorts a third faster than two
+    /// columns.
+    ///
+    /// Columns: that group number, MAX(timestamp),
     /// COUNT(*), SUM(value), MAX(value), SUM(value × (timestamp − prev)) and
     /// SUM(timestamp − prev), where `prev` is the channel's previous timestamp — also when it
     /// lies before `from`, so chunk boundaries change nothing — and NULL for plain channels
@@ -142,7 +147,7 @@ impl Dialect {
             Backend::Sqlite | Backend::MySql => "SUM(ts - prev)",
         };
         self.sql_owned(&format!(
-            r#"SELECT channel_id, k, MAX(ts), COUNT(*), SUM(v), MAX(v), SUM(v * (ts - prev)), {covered} FROM (SELECT d.channel_id AS channel_id, {key} AS k, d."timestamp" AS ts, d."value" AS v, {prev} AS prev FROM {source} WHERE {rowid_range}d.channel_id IN ({channels}) AND d."timestamp" >= ? AND d."timestamp" < ?) t GROUP BY channel_id, k"#
+            r#"SELECT g, MAX(ts), COUNT(*), SUM(v), MAX(v), SUM(v * (ts - prev)), {covered} FROM (SELECT CAST(d.channel_id AS BIGINT) * ? + ({key} - ?) AS g, d."timestamp" AS ts, d."value" AS v, {prev} AS prev FROM {source} WHERE {rowid_range}d.channel_id IN ({channels}) AND d."timestamp" >= ? AND d."timestamp" < ?) t GROUP BY g"#
         ))
     }
 

@@ -7,8 +7,10 @@
 //! - the first sensor bucket is weighted over its own rows, not from the epoch;
 //! - periods follow the local calendar of one configured time zone, computed in Rust
 //!   (`calendar`), so every backend buckets identically, across DST changes;
-//! - `data` is read with plain (non-locking) range queries, one channel at a time, in
-//!   chunks of bounded size, and every requested level is built from that one scan;
+//! - `data` is read with plain (non-locking) range queries in chunks of bounded size, and
+//!   every requested level is built from that one scan; on SQLite and PostgreSQL channels
+//!   that need the same time range are read together, because vzlogger interleaves them on
+//!   disk (`batch`);
 //! - a run lock ([`AggregationLock`]) keeps a second run from starting.
 //!
 //! # Layout
@@ -16,8 +18,10 @@
 //! - `calendar`: period keys, boundaries and constant-offset stretches of a time zone;
 //! - `bucket`: period totals and how they roll up into the buckets of each level;
 //! - `run`: [`Db::aggregate_channel`](crate::Db::aggregate_channel): what each level
-//!   (re)writes, and the chunked scan;
-//! - `write`: replacing a level's buckets in short transactions;
+//!   (re)writes, and the chunked scan of one channel;
+//! - `batch`: [`Db::aggregate_channels`](crate::Db::aggregate_channels): grouping channels
+//!   by the ranges they need, and the scan of many channels in time chunks;
+//! - `write`: replacing buckets in short transactions, for one or many channels;
 //! - `maintenance`: clearing, optimizing and reading the table;
 //! - `lock`: the run lock.
 

@@ -457,41 +457,14 @@ db_test!(long_ranges_match_a_reference_in_chunks, |t| async move {
     insert(db, &sensor, &readings).await;
 
     let levels = [Level::Hour, Level::Day, Level::Month, Level::Year];
-    let tz = berlin();
-    let civil = |ts: i64| tz.to_datetime(jiff::Timestamp::from_millisecond(ts).unwrap());
     for (channel, is_sensor) in [(&impulse, false), (&sensor, true)] {
         let report = db
             .aggregate_channel(channel, &run(&levels, Mode::Full))
             .await
             .unwrap();
         assert_eq!(report.rows_read as usize, readings.len());
-        for level in levels {
-            let key = |ts: i64| {
-                let dt = civil(ts);
-                match level {
-                    Level::Hour => (dt.year(), dt.day_of_year(), dt.hour(), 0, 0),
-                    Level::Day => (dt.year(), dt.day_of_year(), 0, 0, 0),
-                    Level::Month => (dt.year(), 0, dt.month(), 0, 0),
-                    _ => (dt.year(), 0, 0, 0, 0),
-                }
-            };
-            let current = key(NOW);
-            let complete: Vec<_> = readings
-                .iter()
-                .copied()
-                .filter(|&(ts, _)| key(ts) < current)
-                .collect();
-            let actual = rows(db, channel, level).await;
-            let expected = reference(&complete, key, is_sensor);
-            assert_eq!(actual.len(), expected.len(), "{level}, sensor: {is_sensor}");
-            for (actual, expected) in actual.iter().zip(&expected) {
-                assert_eq!((actual.0, actual.2), (expected.0, expected.2), "{level}");
-                assert!(
-                    (actual.1 - expected.1).abs() < 1e-6,
-                    "{level}: {actual:?} {expected:?}"
-                );
-            }
-        }
+        let context = format!("sensor: {is_sensor}");
+        assert_matches_reference(db, channel, &readings, is_sensor, &levels, &context).await;
     }
     Ok::<_, middleware::Error>(())
 });

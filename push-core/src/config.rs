@@ -13,6 +13,12 @@ pub const DEFAULT_INGEST_PORT: u16 = 5555;
 pub const DEFAULT_BROADCAST_PORT: u16 = 8082;
 /// Default request body limit for pushes (decision 4): 1 MiB.
 pub const DEFAULT_POST_LIMIT: usize = 1024 * 1024;
+/// The largest body any configuration can allow: `postlimit: false` ("no limit" in PHP, where
+/// the web server still had its own cap) and larger sizes are held to this, so a stranger can
+/// never make one request cost more memory.
+pub const MAX_POST_LIMIT: usize = 64 * 1024 * 1024;
+/// The longest WebSocket route accepted in `push.wamp` / `push.websocket`.
+const MAX_ROUTE_LEN: usize = 256;
 
 /// Errors from reading a volkszaehler configuration.
 #[derive(Debug, thiserror::Error)]
@@ -33,8 +39,18 @@ pub enum ConfigError {
         driver: String,
     },
     /// `network.postlimit` is neither a byte count nor a size like `8M`.
-    #[error("invalid network.postlimit '{0}' (expected bytes, or a size such as 64K or 8M)")]
+    #[error("invalid network.postlimit '{0}' (expected bytes, a size such as 64K or 8M, or false)")]
     PostLimit(String),
+    /// A WebSocket route in `push.wamp` or `push.websocket` cannot be served.
+    #[error("invalid route '{route}' in push.{key}: {reason}")]
+    Route {
+        /// `wamp` or `websocket`.
+        key: &'static str,
+        /// The route as written.
+        route: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 /// The parts of a volkszaehler `config.yaml` this project reads.
@@ -47,8 +63,28 @@ pub struct Config {
     pub push: PushConfig,
     /// HTTP limits (`network:`).
     pub network: NetworkConfig,
-    /// Top-level `timezone` (PHP's process time zone), used by the tools for local calendars.
+    /// Top-level `timezone`, used by the tools for local calendars.
     pub timezone: Option<String>,
+    /// `php:` — PHP settings; its `timezone` is the one volkszaehler's own template sets.
+    pub php: PhpConfig,
+    /// `security:` — older volkszaehler releases named the body limit `security.maxbodysize`.
+    pub security: SecurityConfig,
+}
+
+/// `php:` — settings volkszaehler applies to the PHP process.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct PhpConfig {
+    /// PHP's `date.timezone`.
+    pub timezone: Option<String>,
+}
+
+/// `security:` of older volkszaehler configs.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct SecurityConfig {
+    /// The body limit before it moved to `network.postlimit`.
+    pub maxbodysize: Option<SizeSpec>,
 }
 
 impl Config {
@@ -63,19 +99,105 @@ impl Config {
         Ok(serde_yaml::from_str(text)?)
     }
 
-    /// The configured body limit in bytes, or [`DEFAULT_POST_LIMIT`].
+    /// The configured body limit in bytes (`network.postlimit`, else the older
+    /// `security.maxbodysize`), or [`DEFAULT_POST_LIMIT`]. `false` means "no volkszaehler
+    /// limit" as in PHP and gives [`MAX_POST_LIMIT`]; every size is held to that cap.
     ///
     /// # Errors
     /// [`ConfigError::PostLimit`] for an unreadable size.
     pub fn post_limit(&self) -> Result<usize, ConfigError> {
-        match &self.network.postlimit {
-            None => Ok(DEFAULT_POST_LIMIT),
-            Some(SizeSpec::Bytes(n)) => Ok(*n),
+        let spec = self
+            .network
+            .postlimit
+            .as_ref()
+            .or(self.security.maxbodysize.as_ref());
+        let bytes = match spec {
+            None | Some(SizeSpec::Switch(true)) => DEFAULT_POST_LIMIT,
+            Some(SizeSpec::Switch(false)) => MAX_POST_LIMIT,
+            Some(SizeSpec::Bytes(n)) => *n,
             Some(SizeSpec::Text(s)) => {
-                parse_size(s).ok_or_else(|| ConfigError::PostLimit(s.clone()))
+                parse_size(s).ok_or_else(|| ConfigError::PostLimit(s.clone()))?
             }
-        }
+        };
+        Ok(bytes.min(MAX_POST_LIMIT))
     }
+
+    /// The time zone for local calendars: top-level `timezone`, else `php.timezone` (where
+    /// volkszaehler's own template puts it).
+    pub fn time_zone(&self) -> Option<&str> {
+        self.timezone.as_deref().or(self.php.timezone.as_deref())
+    }
+
+    /// The WAMP v1 routes, normalised (`ws` becomes `/ws`); `None` when the key is absent.
+    ///
+    /// # Errors
+    /// [`ConfigError::Route`] for a route that cannot be an exact path.
+    pub fn wamp_routes(&self) -> Result<Option<Vec<String>>, ConfigError> {
+        normalise_routes("wamp", self.push.wamp.as_deref())
+    }
+
+    /// The plain WebSocket routes, normalised like [`Config::wamp_routes`].
+    ///
+    /// # Errors
+    /// [`ConfigError::Route`] for a route that cannot be an exact path.
+    pub fn websocket_routes(&self) -> Result<Option<Vec<String>>, ConfigError> {
+        normalise_routes("websocket", self.push.websocket.as_deref())
+    }
+}
+
+fn normalise_routes(
+    key: &'static str,
+    routes: Option<&[String]>,
+) -> Result<Option<Vec<String>>, ConfigError> {
+    routes
+        .map(|routes| {
+            routes
+                .iter()
+                .map(|route| {
+                    normalise_route(route).map_err(|reason| ConfigError::Route {
+                        key,
+                        route: route.clone(),
+                        reason,
+                    })
+                })
+                .collect()
+        })
+        .transpose()
+}
+
+/// Makes a configured route an exact path: a missing leading `/` is added (PHP's router
+/// accepted `ws`), and what a path cannot contain, or what the router would read as a
+/// parameter or wildcard, is refused with the reason.
+pub fn normalise_route(route: &str) -> Result<String, &'static str> {
+    let trimmed = route.trim();
+    if trimmed.is_empty() {
+        return Err("a route must not be empty");
+    }
+    if trimmed.len() > MAX_ROUTE_LEN {
+        return Err("a route must not be longer than 256 bytes");
+    }
+    if trimmed.contains("://") {
+        return Err("a route is a path such as /ws, not a URL");
+    }
+    if let Some(c) = trimmed
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '{' | '}' | '*'))
+    {
+        return Err(match c {
+            '?' | '#' => "a route is a path without query or fragment",
+            '{' | '}' | '*' => "a route is an exact path without { } or *",
+            _ => "a route must not contain spaces or control characters",
+        });
+    }
+    let path = if trimmed.starts_with('/') {
+        trimmed.to_owned()
+    } else {
+        format!("/{trimmed}")
+    };
+    if path.split('/').any(|segment| segment.starts_with(':')) {
+        return Err("a route segment must not start with ':'");
+    }
+    Ok(path)
 }
 
 /// `push:` — ports and WebSocket routes of the push-server.
@@ -110,10 +232,13 @@ pub struct NetworkConfig {
     pub postlimit: Option<SizeSpec>,
 }
 
-/// A size as written in the config: bytes or PHP shorthand (`64K`, `8M`, `1G`).
+/// A size as written in the config: bytes, PHP shorthand (`64K`, `8M`, `1G`) or a switch
+/// (`false` is volkszaehler's "no limit").
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(untagged)]
 pub enum SizeSpec {
+    /// `false`: no volkszaehler limit (the safety cap still applies); `true`: the default.
+    Switch(bool),
     /// A plain byte count.
     Bytes(usize),
     /// PHP ini shorthand.
@@ -141,7 +266,8 @@ pub struct DbConfig {
     pub host: Option<String>,
     /// Server port; default per driver.
     pub port: Option<u16>,
-    /// User name.
+    /// User name (`username` in some volkszaehler templates' `db.admin`).
+    #[serde(alias = "username")]
     pub user: Option<String>,
     /// Password.
     pub password: Option<String>,

@@ -10,6 +10,7 @@
 //! - [`number`]: floats in PHP's JSON number format, so the wire looks like the PHP server's.
 //! - [`reading`]: pushed tuples (with their JSON number kinds) and converted tuples.
 //! - [`convert`]: the per-channel state machine turning pushed tuples into values.
+//! - [`timestamp`]: the window of plausible reading times (not negative, not far ahead).
 //! - [`payload`]: the body vzlogger pushes, parsed into per-channel entries (bad ones reported
 //!   per channel).
 
@@ -20,6 +21,7 @@ pub mod number;
 pub mod payload;
 pub mod property;
 pub mod reading;
+pub mod timestamp;
 
 pub use convert::{ChannelParams, ConvertError, Converter, Outcome};
 pub use definition::{EntityDefinition, Interpreter, Model};

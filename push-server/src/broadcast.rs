@@ -59,11 +59,17 @@ pub fn router(
 ) -> Router {
     let state = RouteState { ctx, limits };
     let mut router = Router::new();
+    // A route listed twice would be a conflict for the router; the first mention wins.
+    let mut seen = std::collections::HashSet::new();
     for path in wamp {
-        router = router.route(path, get(wamp_route));
+        if seen.insert(path) {
+            router = router.route(path, get(wamp_route));
+        }
     }
-    for path in plain.iter().filter(|p| !wamp.contains(p)) {
-        router = router.route(path, get(plain_route));
+    for path in plain {
+        if seen.insert(path) {
+            router = router.route(path, get(plain_route));
+        }
     }
     router.with_state(state)
 }
@@ -102,6 +108,14 @@ async fn plain_route(
     } else {
         Interest::Channels(channels)
     };
+    if let Err(err) = state.ctx.hub.check_interest(&interest) {
+        state.ctx.hub.stats().refused_subscriptions.inc();
+        return (
+            StatusCode::BAD_REQUEST,
+            format!("uuid filter refused: {err}"),
+        )
+            .into_response();
+    }
     let ctx = state.ctx.clone();
     let tracker = ctx.tracker.clone();
     tune(ws, state.limits)

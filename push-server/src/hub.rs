@@ -11,6 +11,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::ws::Utf8Bytes;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::mpsc;
 
 use crate::protocol;
@@ -35,6 +37,43 @@ pub enum Interest {
 struct Subscriber {
     /// The only sender of the session's queue; dropping it tells the session to end.
     tx: mpsc::Sender<Frame>,
+    /// The topics this session is in (WAMP subscriptions or its plain filter), so leaving costs
+    /// its own topics, not a walk over every topic under the lock.
+    topics: HashSet<String>,
+    /// Whether `topics` are plain-filter topics (else WAMP subscriptions).
+    plain: bool,
+}
+
+/// Why a subscription was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SubscribeError {
+    /// The session has as many subscriptions as one connection may have.
+    #[error("at most {0} subscriptions per connection")]
+    TooMany(usize),
+    /// The topic is longer than any channel UUID could be.
+    #[error("topics are at most {0} bytes long")]
+    TopicTooLong(usize),
+}
+
+/// What one session may ask of the hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HubLimits {
+    /// Frames a session may fall behind before it is evicted.
+    pub queue_capacity: usize,
+    /// Topics one session may subscribe to (WAMP) or filter on (plain `?uuid=`).
+    pub max_subscriptions: usize,
+    /// Longest topic in bytes (a UUID has 36).
+    pub max_topic_len: usize,
+}
+
+impl Default for HubLimits {
+    fn default() -> Self {
+        HubLimits {
+            queue_capacity: 256,
+            max_subscriptions: 1024,
+            max_topic_len: 256,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -50,35 +89,89 @@ struct Registry {
 }
 
 impl Registry {
-    fn remove(&mut self, id: SessionId) -> bool {
-        let Some(_subscriber) = self.sessions.remove(&id) else {
-            return false;
-        };
+    fn remove(&mut self, id: SessionId) -> Option<usize> {
+        let subscriber = self.sessions.remove(&id)?;
         self.plain_all.remove(&id);
-        for topics in [&mut self.wamp_topics, &mut self.plain_topics] {
-            topics.retain(|_, ids| {
-                ids.remove(&id);
-                !ids.is_empty()
-            });
+        let topics = if subscriber.plain {
+            &mut self.plain_topics
+        } else {
+            &mut self.wamp_topics
+        };
+        for topic in &subscriber.topics {
+            leave(topics, topic, id);
         }
-        true
+        Some(subscriber.topics.len())
     }
 }
 
-/// Counters for operators and tests.
-#[derive(Debug, Default)]
+/// Removes `id` from `topic`, dropping the topic when it was the last one.
+fn leave(topics: &mut HashMap<String, HashSet<SessionId>>, topic: &str, id: SessionId) {
+    if let Some(ids) = topics.get_mut(topic) {
+        ids.remove(&id);
+        if ids.is_empty() {
+            topics.remove(topic);
+        }
+    }
+}
+
+/// Counters for operators and tests, registered as metrics.
+#[derive(Debug, Clone, Default)]
 pub struct HubStats {
     /// Frames queued for delivery.
-    pub delivered: AtomicU64,
+    pub delivered: Counter,
     /// Sessions disconnected because their queue was full.
-    pub slow_disconnects: AtomicU64,
+    pub slow_disconnects: Counter,
+    /// Subscriptions refused (too many, topic too long).
+    pub refused_subscriptions: Counter,
+    /// Sessions registered now.
+    pub sessions: Gauge,
+    /// Topic subscriptions (WAMP) and filtered channels (plain) now.
+    pub subscriptions: Gauge,
+    /// Frames waiting in session queues, as of the last [`Hub::refresh_gauges`].
+    pub queued_frames: Gauge,
+}
+
+impl HubStats {
+    /// Registers the counters.
+    pub fn register(&self, registry: &mut prometheus_client::registry::Registry) {
+        registry.register(
+            "frames_delivered",
+            "Frames queued for WebSocket clients",
+            self.delivered.clone(),
+        );
+        registry.register(
+            "slow_client_evictions",
+            "Clients disconnected for not reading fast enough (close 1013)",
+            self.slow_disconnects.clone(),
+        );
+        registry.register(
+            "refused_subscriptions",
+            "Subscriptions refused: too many per connection or topic too long",
+            self.refused_subscriptions.clone(),
+        );
+        registry.register(
+            "sessions",
+            "WebSocket sessions registered",
+            self.sessions.clone(),
+        );
+        registry.register(
+            "subscriptions",
+            "WAMP topic subscriptions and plain channel filters",
+            self.subscriptions.clone(),
+        );
+        registry.register(
+            "queued_frames",
+            "Frames waiting in session queues",
+            self.queued_frames.clone(),
+        );
+    }
 }
 
 /// The topic registry and fan-out.
 pub struct Hub {
     registry: Mutex<Registry>,
     next_id: AtomicU64,
-    queue_capacity: usize,
+    limits: HubLimits,
     stats: HubStats,
 }
 
@@ -92,14 +185,31 @@ pub struct Delivery {
 }
 
 impl Hub {
-    /// A hub whose sessions may fall `queue_capacity` frames behind before being evicted.
+    /// A hub whose sessions may fall `queue_capacity` frames behind before being evicted, with
+    /// the default subscription limits.
     pub fn new(queue_capacity: usize) -> Hub {
+        Hub::with_limits(HubLimits {
+            queue_capacity,
+            ..HubLimits::default()
+        })
+    }
+
+    /// A hub with the given limits.
+    pub fn with_limits(limits: HubLimits) -> Hub {
         Hub {
             registry: Mutex::default(),
             next_id: AtomicU64::new(1),
-            queue_capacity: queue_capacity.max(1),
+            limits: HubLimits {
+                queue_capacity: limits.queue_capacity.max(1),
+                ..limits
+            },
             stats: HubStats::default(),
         }
+    }
+
+    /// The limits sessions are held to.
+    pub fn limits(&self) -> HubLimits {
+        self.limits
     }
 
     /// Delivery counters.
@@ -107,11 +217,31 @@ impl Hub {
         &self.stats
     }
 
+    /// Checks a plain client's channel filter against the limits before it connects.
+    ///
+    /// # Errors
+    /// [`SubscribeError`] when the filter is longer than a session may subscribe to.
+    pub fn check_interest(&self, interest: &Interest) -> Result<(), SubscribeError> {
+        let Interest::Channels(channels) = interest else {
+            return Ok(());
+        };
+        if channels.len() > self.limits.max_subscriptions {
+            return Err(SubscribeError::TooMany(self.limits.max_subscriptions));
+        }
+        match channels.iter().any(|c| c.len() > self.limits.max_topic_len) {
+            true => Err(SubscribeError::TopicTooLong(self.limits.max_topic_len)),
+            false => Ok(()),
+        }
+    }
+
     /// Registers a session; the receiver ends when the session is evicted or unregistered.
+    /// A plain filter is taken as given; check it first with [`Hub::check_interest`].
     pub fn register(&self, interest: Interest) -> (SessionId, mpsc::Receiver<Frame>) {
-        let (tx, rx) = mpsc::channel(self.queue_capacity);
+        let (tx, rx) = mpsc::channel(self.limits.queue_capacity);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut registry = self.lock();
+        let mut topics = HashSet::new();
+        let plain = interest != Interest::Topics;
         match interest {
             Interest::Topics => {}
             Interest::Everything => {
@@ -119,40 +249,94 @@ impl Hub {
             }
             Interest::Channels(channels) => {
                 for channel in channels {
-                    registry.plain_topics.entry(channel).or_default().insert(id);
+                    registry
+                        .plain_topics
+                        .entry(channel.clone())
+                        .or_default()
+                        .insert(id);
+                    topics.insert(channel);
                 }
             }
         }
-        registry.sessions.insert(id, Subscriber { tx });
+        self.stats.subscriptions.inc_by(gauge_value(topics.len()));
+        registry
+            .sessions
+            .insert(id, Subscriber { tx, topics, plain });
+        self.stats
+            .sessions
+            .set(gauge_value(registry.sessions.len()));
         (id, rx)
     }
 
-    /// Removes a session from every topic. Returns false if it was already gone (evicted).
+    /// Removes a session from its topics. Returns false if it was already gone (evicted).
     pub fn unregister(&self, id: SessionId) -> bool {
-        self.lock().remove(id)
+        let mut registry = self.lock();
+        let removed = registry.remove(id);
+        self.after_removal(&registry, removed);
+        removed.is_some()
+    }
+
+    fn after_removal(&self, registry: &Registry, removed: Option<usize>) {
+        if let Some(topics) = removed {
+            self.stats.subscriptions.dec_by(gauge_value(topics));
+            self.stats
+                .sessions
+                .set(gauge_value(registry.sessions.len()));
+        }
     }
 
     /// Subscribes a WAMP session to a topic; a repeated subscribe is a no-op.
-    pub fn subscribe(&self, id: SessionId, topic: &str) {
-        let mut registry = self.lock();
-        if registry.sessions.contains_key(&id) {
-            registry
-                .wamp_topics
-                .entry(topic.to_owned())
-                .or_default()
-                .insert(id);
+    ///
+    /// # Errors
+    /// [`SubscribeError`] when the topic is too long or the session has as many topics as it
+    /// may have; the subscription is not made.
+    pub fn subscribe(&self, id: SessionId, topic: &str) -> Result<(), SubscribeError> {
+        if topic.len() > self.limits.max_topic_len {
+            self.stats.refused_subscriptions.inc();
+            return Err(SubscribeError::TopicTooLong(self.limits.max_topic_len));
         }
+        let mut registry = self.lock();
+        let Some(subscriber) = registry.sessions.get_mut(&id) else {
+            return Ok(());
+        };
+        if subscriber.topics.contains(topic) {
+            return Ok(());
+        }
+        if subscriber.topics.len() >= self.limits.max_subscriptions {
+            self.stats.refused_subscriptions.inc();
+            return Err(SubscribeError::TooMany(self.limits.max_subscriptions));
+        }
+        subscriber.topics.insert(topic.to_owned());
+        registry
+            .wamp_topics
+            .entry(topic.to_owned())
+            .or_default()
+            .insert(id);
+        self.stats.subscriptions.inc();
+        Ok(())
     }
 
     /// Unsubscribes a WAMP session; unknown topics are ignored.
     pub fn unsubscribe(&self, id: SessionId, topic: &str) {
         let mut registry = self.lock();
-        if let Some(ids) = registry.wamp_topics.get_mut(topic) {
-            ids.remove(&id);
-            if ids.is_empty() {
-                registry.wamp_topics.remove(topic);
-            }
+        let Some(subscriber) = registry.sessions.get_mut(&id) else {
+            return;
+        };
+        if subscriber.topics.remove(topic) {
+            leave(&mut registry.wamp_topics, topic, id);
+            self.stats.subscriptions.dec();
         }
+    }
+
+    /// Updates the gauges that are computed rather than counted (frames waiting in queues).
+    pub fn refresh_gauges(&self) {
+        let registry = self.lock();
+        let queued: usize = registry
+            .sessions
+            .values()
+            .map(|s| s.tx.max_capacity() - s.tx.capacity())
+            .sum();
+        self.stats.queued_frames.set(gauge_value(queued));
     }
 
     /// Number of registered sessions.
@@ -191,16 +375,21 @@ impl Hub {
             }
         }
         for (id, slow) in evict {
-            if registry.remove(id) && slow {
+            let removed = registry.remove(id);
+            self.after_removal(registry, removed);
+            if removed.is_some() && slow {
                 delivery.evicted += 1;
             }
         }
-        self.stats
-            .delivered
-            .fetch_add(delivery.queued as u64, Ordering::Relaxed);
-        self.stats
-            .slow_disconnects
-            .fetch_add(delivery.evicted as u64, Ordering::Relaxed);
+        self.stats.delivered.inc_by(delivery.queued as u64);
+        if delivery.evicted > 0 {
+            self.stats.slow_disconnects.inc_by(delivery.evicted as u64);
+            tracing::info!(
+                evicted = delivery.evicted,
+                topic_subscribers = delivery.queued,
+                "disconnected WebSocket clients that could not keep up (close 1013)"
+            );
+        }
         delivery
     }
 
@@ -211,6 +400,10 @@ impl Hub {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+fn gauge_value(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 fn send(
@@ -244,8 +437,8 @@ mod tests {
         let (_other, mut other_rx) = hub.register(Interest::Topics);
         let (_plain, mut plain_rx) = hub.register(Interest::Everything);
         let (_only_v, mut only_v_rx) = hub.register(Interest::Channels(vec!["V".into()]));
-        hub.subscribe(wamp, "U");
-        hub.subscribe(wamp, "U");
+        hub.subscribe(wamp, "U").unwrap();
+        hub.subscribe(wamp, "U").unwrap();
 
         assert_eq!(
             hub.publish("U", CONTENT),
@@ -275,9 +468,9 @@ mod tests {
         let hub = Hub::new(4);
         let (a, _a_rx) = hub.register(Interest::Topics);
         let (b, _b_rx) = hub.register(Interest::Topics);
-        hub.subscribe(a, "U");
-        hub.subscribe(b, "U");
-        hub.subscribe(b, "V");
+        hub.subscribe(a, "U").unwrap();
+        hub.subscribe(b, "U").unwrap();
+        hub.subscribe(b, "V").unwrap();
         hub.unsubscribe(a, "U");
         assert_eq!(hub.subscriber_count("U"), 1);
         assert!(hub.unregister(b));
@@ -285,6 +478,38 @@ mod tests {
         assert_eq!(hub.subscriber_count("V"), 0);
         assert_eq!(hub.session_count(), 1);
         assert!(!hub.unregister(b));
+        assert_eq!(hub.stats().subscriptions.get(), 0);
+        assert_eq!(hub.stats().sessions.get(), 1);
+    }
+
+    #[test]
+    fn subscriptions_are_bounded_per_session() {
+        let hub = Hub::with_limits(HubLimits {
+            queue_capacity: 4,
+            max_subscriptions: 3,
+            max_topic_len: 8,
+        });
+        let (a, _a_rx) = hub.register(Interest::Topics);
+        for topic in ["t1", "t2", "t3", "t3"] {
+            hub.subscribe(a, topic).unwrap();
+        }
+        assert_eq!(hub.subscribe(a, "t4"), Err(SubscribeError::TooMany(3)));
+        assert_eq!(
+            hub.subscribe(a, "123456789"),
+            Err(SubscribeError::TopicTooLong(8))
+        );
+        assert_eq!(hub.subscriber_count("t4"), 0);
+        hub.unsubscribe(a, "t1");
+        hub.subscribe(a, "t4").unwrap();
+        assert_eq!(hub.stats().subscriptions.get(), 3);
+        assert_eq!(hub.stats().refused_subscriptions.get(), 2);
+        let too_many = Interest::Channels(vec!["a".into(), "b".into(), "c".into(), "d".into()]);
+        assert_eq!(
+            hub.check_interest(&too_many),
+            Err(SubscribeError::TooMany(3))
+        );
+        assert!(hub.unregister(a));
+        assert_eq!(hub.stats().subscriptions.get(), 0);
     }
 
     #[test]
@@ -292,8 +517,8 @@ mod tests {
         let hub = Hub::new(2);
         let (slow, mut slow_rx) = hub.register(Interest::Topics);
         let (fast, mut fast_rx) = hub.register(Interest::Topics);
-        hub.subscribe(slow, "U");
-        hub.subscribe(fast, "U");
+        hub.subscribe(slow, "U").unwrap();
+        hub.subscribe(fast, "U").unwrap();
         for i in 0..5 {
             let delivery = hub.publish("U", CONTENT);
             assert_eq!(
@@ -302,7 +527,7 @@ mod tests {
             );
             assert_eq!(delivery.evicted, usize::from(i == 2), "publish {i}");
         }
-        assert_eq!(hub.stats().slow_disconnects.load(Ordering::Relaxed), 1);
+        assert_eq!(hub.stats().slow_disconnects.get(), 1);
         assert_eq!(hub.subscriber_count("U"), 1);
         // The evicted session drains what was queued and then sees the end of its queue.
         assert!(slow_rx.try_recv().is_ok());

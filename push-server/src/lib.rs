@@ -16,15 +16,21 @@
 //! - [`broadcast`]: the WebSocket routes and handshake rules.
 //! - [`session`]: one task per WebSocket connection.
 //! - [`protocol`]: update content and WAMP v1 framing (pure).
+//! - [`serve`]: HTTP serving with a connection cap and header/idle timeouts per listener.
+//! - [`metrics`]: the Prometheus registry behind `GET /metrics`.
+//! - [`throttle`]: rate-limited log lines for events a stranger can repeat.
 
 pub mod broadcast;
 pub mod channels;
 pub mod config;
 pub mod hub;
 pub mod ingest;
+pub mod metrics;
 pub mod protocol;
+pub mod serve;
 pub mod server;
 pub mod session;
+pub mod throttle;
 
 pub use config::ServerConfig;
 pub use server::{Listeners, PushServer};

@@ -8,6 +8,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
 use tokio::sync::mpsc;
@@ -15,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::hub::{Frame, Hub, Interest, SessionId};
+use crate::metrics::{CounterFamily, GaugeFamily, member};
 use crate::protocol::wamp_v1::{self, ClientMessage, Prefixes};
 
 /// Close code sent when the client is going away because the server shuts down.
@@ -23,6 +28,12 @@ pub const CLOSE_GOING_AWAY: u16 = 1001;
 pub const CLOSE_SLOW: u16 = 1013;
 /// Close code for a plain-WebSocket client that sends anything (as in PHP).
 pub const CLOSE_NORMAL: u16 = 1000;
+/// Close code for a client that asked for more than a connection may have (too many
+/// subscriptions, an overlong topic) or did what this server refuses (PUBLISH).
+pub const CLOSE_POLICY: u16 = 1008;
+
+/// Most WAMP PREFIX definitions one connection may make (the frontend makes none).
+const MAX_PREFIXES: usize = 64;
 
 /// How long a closing session waits for the peer's close reply.
 const CLOSE_HANDSHAKE: Duration = Duration::from_secs(1);
@@ -45,6 +56,122 @@ pub struct SessionContext {
     pub server_ident: String,
     /// Tracks session tasks so shutdown can wait for their close frames.
     pub tracker: TaskTracker,
+    /// How often an otherwise silent client is pinged.
+    pub ping_interval: Duration,
+    /// A client from which nothing (not even a pong) arrived for this long is disconnected,
+    /// so dead peers do not hold a socket and a queue forever.
+    pub idle_timeout: Duration,
+    /// Open sessions by protocol and idle disconnections.
+    pub stats: SessionStats,
+}
+
+/// Session counters by protocol.
+#[derive(Debug, Clone)]
+pub struct SessionStats {
+    /// Open WAMP v1 sessions.
+    pub wamp_open: Gauge,
+    /// Open plain WebSocket sessions.
+    pub plain_open: Gauge,
+    /// WAMP v1 sessions started.
+    pub wamp_total: Counter,
+    /// Plain WebSocket sessions started.
+    pub plain_total: Counter,
+    /// Sessions ended because the client stayed silent past the idle timeout.
+    pub idle_closed: Counter,
+    open: GaugeFamily,
+    total: CounterFamily,
+}
+
+impl Default for SessionStats {
+    fn default() -> Self {
+        let open = GaugeFamily::default();
+        let total = CounterFamily::default();
+        SessionStats {
+            wamp_open: member(&open, "protocol", "wamp1"),
+            plain_open: member(&open, "protocol", "plain"),
+            wamp_total: member(&total, "protocol", "wamp1"),
+            plain_total: member(&total, "protocol", "plain"),
+            idle_closed: Counter::default(),
+            open,
+            total,
+        }
+    }
+}
+
+impl SessionStats {
+    /// Registers the counters.
+    pub fn register(&self, registry: &mut prometheus_client::registry::Registry) {
+        registry.register(
+            "websocket_connections",
+            "Open WebSocket sessions by protocol",
+            self.open.clone(),
+        );
+        registry.register(
+            "websocket_sessions",
+            "WebSocket sessions started by protocol",
+            self.total.clone(),
+        );
+        registry.register(
+            "websocket_idle_disconnects",
+            "WebSocket clients disconnected after the idle timeout",
+            self.idle_closed.clone(),
+        );
+    }
+}
+
+/// Counts a session as open while it lives.
+struct OpenSession(Gauge);
+
+impl OpenSession {
+    fn new(open: &Gauge, total: &Counter) -> OpenSession {
+        open.inc();
+        total.inc();
+        OpenSession(open.clone())
+    }
+}
+
+impl Drop for OpenSession {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// Pings a silent client and tells when it has been silent too long.
+struct Liveness {
+    ticks: Interval,
+    heard: Instant,
+    timeout: Duration,
+}
+
+impl Liveness {
+    fn new(ctx: &SessionContext) -> Liveness {
+        let every = ctx.ping_interval.max(Duration::from_millis(10));
+        let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        Liveness {
+            ticks,
+            heard: Instant::now(),
+            timeout: ctx.idle_timeout,
+        }
+    }
+
+    fn heard(&mut self) {
+        self.heard = Instant::now();
+    }
+
+    /// On a tick: a ping to send, or the end of a client silent for too long.
+    async fn on_tick(&mut self, socket: &mut WebSocket, ctx: &SessionContext) -> Option<End> {
+        if self.heard.elapsed() >= self.timeout {
+            ctx.stats.idle_closed.inc();
+            return Some(End::Close(
+                CLOSE_GOING_AWAY,
+                "nothing received within the idle timeout".into(),
+            ));
+        }
+        write(socket, ctx, Message::Ping(Default::default()))
+            .await
+            .err()
+    }
 }
 
 /// Why a session loop ended.
@@ -57,6 +184,8 @@ enum End {
 
 /// Runs a WAMP v1 session: WELCOME first, then PREFIX/SUBSCRIBE/UNSUBSCRIBE/CALL handling.
 pub async fn wamp(mut socket: WebSocket, ctx: Arc<SessionContext>) {
+    let _open = OpenSession::new(&ctx.stats.wamp_open, &ctx.stats.wamp_total);
+    let mut liveness = Liveness::new(&ctx);
     let (id, mut queue) = ctx.hub.register(Interest::Topics);
     let session_id = uuid::Uuid::new_v4().simple().to_string();
     let welcome = wamp_v1::welcome(&session_id, &ctx.server_ident);
@@ -68,7 +197,11 @@ pub async fn wamp(mut socket: WebSocket, ctx: Arc<SessionContext>) {
         end = tokio::select! {
             () = ctx.shutdown.cancelled() => Some(End::Close(CLOSE_GOING_AWAY, "server shutting down".into())),
             frame = queue.recv() => forward(&mut socket, &ctx, frame, &mut queue).await,
-            message = socket.recv() => on_wamp_message(&mut socket, &ctx, id, &mut prefixes, message).await,
+            _ = liveness.ticks.tick() => liveness.on_tick(&mut socket, &ctx).await,
+            message = socket.recv() => {
+                liveness.heard();
+                on_wamp_message(&mut socket, &ctx, id, &mut prefixes, message).await
+            }
         };
     }
     finish(socket, &ctx, id, end).await;
@@ -76,17 +209,23 @@ pub async fn wamp(mut socket: WebSocket, ctx: Arc<SessionContext>) {
 
 /// Runs a plain WebSocket session: queued updates out, any client message closes (as in PHP).
 pub async fn plain(mut socket: WebSocket, ctx: Arc<SessionContext>, interest: Interest) {
+    let _open = OpenSession::new(&ctx.stats.plain_open, &ctx.stats.plain_total);
+    let mut liveness = Liveness::new(&ctx);
     let (id, mut queue) = ctx.hub.register(interest);
     let mut end = None;
     while end.is_none() {
         end = tokio::select! {
             () = ctx.shutdown.cancelled() => Some(End::Close(CLOSE_GOING_AWAY, "server shutting down".into())),
             frame = queue.recv() => forward(&mut socket, &ctx, frame, &mut queue).await,
-            message = socket.recv() => match message {
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
-                Some(Ok(Message::Close(_)) | Err(_)) | None => Some(End::Gone),
-                Some(Ok(_)) => Some(End::Close(CLOSE_NORMAL, "this route only sends".into())),
-            },
+            _ = liveness.ticks.tick() => liveness.on_tick(&mut socket, &ctx).await,
+            message = socket.recv() => {
+                liveness.heard();
+                match message {
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => Some(End::Gone),
+                    Some(Ok(_)) => Some(End::Close(CLOSE_NORMAL, "this route only sends".into())),
+                }
+            }
         };
     }
     finish(socket, &ctx, id, end).await;
@@ -148,9 +287,25 @@ async fn on_wamp_message(
         Some(Ok(Message::Close(_)) | Err(_)) | None => return Some(End::Gone),
     };
     match wamp_v1::decode(&text) {
-        Ok(ClientMessage::Subscribe(topic)) => ctx.hub.subscribe(id, &prefixes.resolve(&topic)),
+        Ok(ClientMessage::Subscribe(topic)) => {
+            // WAMP v1 has no answer to SUBSCRIBE, so a refusal can only close the connection;
+            // only a client far outside what the frontend does gets here.
+            if let Err(err) = ctx.hub.subscribe(id, &prefixes.resolve(&topic)) {
+                return Some(End::Close(CLOSE_POLICY, err.to_string()));
+            }
+        }
         Ok(ClientMessage::Unsubscribe(topic)) => ctx.hub.unsubscribe(id, &prefixes.resolve(&topic)),
-        Ok(ClientMessage::Prefix { prefix, uri }) => prefixes.insert(prefix, uri),
+        Ok(ClientMessage::Prefix { prefix, uri }) => {
+            // Prefixes are per connection; bound them like subscriptions.
+            let limits = ctx.hub.limits();
+            if prefix.len() + uri.len() > limits.max_topic_len || prefixes.len() >= MAX_PREFIXES {
+                return Some(End::Close(
+                    CLOSE_POLICY,
+                    "too many or too long prefixes".into(),
+                ));
+            }
+            prefixes.insert(prefix, uri);
+        }
         Ok(ClientMessage::Call { call_id }) => {
             let answer = Message::Text(wamp_v1::call_error(&call_id).into());
             return write(socket, ctx, answer).await.err();

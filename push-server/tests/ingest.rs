@@ -2,8 +2,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::{json, next_text, start, start_with};
 use middleware::db_test;
 use push_server::ServerConfig;
@@ -211,25 +209,14 @@ db_test!(time_only_moves_forward, |t| async move {
         json(&body)["data"][0]["tuples"],
         json("[[20,360000,1],[30,360000,1]]")
     );
-    assert_eq!(
-        server
-            .server
-            .ingest_stats()
-            .out_of_order
-            .load(std::sync::atomic::Ordering::Relaxed),
-        3
-    );
+    assert_eq!(server.server.ingest_stats().out_of_order.get(), 3);
     server.stop().await.unwrap();
 });
 
 db_test!(
     an_edited_resolution_applies_without_restart,
     |t| async move {
-        let config = ServerConfig {
-            metadata_refresh: Duration::ZERO,
-            ..ServerConfig::default()
-        };
-        let server = start_with(t.db().clone(), config).await;
+        let server = start(t.db().clone()).await;
         let uuid = server.channel("electric meter", Some("100")).await;
         server.push_tuples(&uuid, "[[1,1]]").await;
         let (_, body) = server.push_tuples(&uuid, "[[2,2]]").await;
@@ -239,6 +226,8 @@ db_test!(
             .set_property(&uuid, "resolution", "200")
             .await
             .unwrap();
+        // What the periodic background refresh (and SIGHUP) runs; pushes never wait for it.
+        server.server.channels().refresh_all().await;
         // The state survives the refresh: Δ from the last converted tuple, new resolution.
         let (_, body) = server.push_tuples(&uuid, "[[3,3]]").await;
         assert_eq!(json(&body)["data"][0]["tuples"], json("[[3,18000000,1]]"));

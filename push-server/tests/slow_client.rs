@@ -2,18 +2,21 @@
 
 mod common;
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::{json, next_text, start_with};
 use middleware::db_test;
 use push_server::ServerConfig;
+use push_server::hub::HubLimits;
 
 db_test!(
     a_stalled_subscriber_is_evicted_and_the_fast_one_gets_everything,
     |t| async move {
         let config = ServerConfig {
-            queue_capacity: 8,
+            hub: HubLimits {
+                queue_capacity: 8,
+                ..HubLimits::default()
+            },
             write_timeout: Duration::from_secs(30),
             ..ServerConfig::default()
         };
@@ -54,15 +57,7 @@ db_test!(
             .await
             .expect("fast reader finished")
             .unwrap();
-        assert_eq!(
-            server
-                .server
-                .hub()
-                .stats()
-                .slow_disconnects
-                .load(Ordering::Relaxed),
-            1
-        );
+        assert_eq!(server.server.hub().stats().slow_disconnects.get(), 1);
         assert_eq!(server.server.hub().subscriber_count(&uuid), 1);
         drop(stalled);
         server.stop().await.unwrap();

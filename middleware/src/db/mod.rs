@@ -107,6 +107,17 @@ impl Db {
         })
     }
 
+    /// Checks that the database answers (a trivial query on a pooled connection), for health
+    /// checks.
+    ///
+    /// # Errors
+    /// [`Error::Database`](crate::Error::Database) when no connection can be had or the query
+    /// fails.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Closes every connection of the pool (of all clones) and waits until they are closed.
     pub async fn close(&self) {
         self.pool.close().await;

@@ -64,6 +64,16 @@ impl Prefixes {
         self.0.insert(prefix, uri);
     }
 
+    /// Number of prefixes defined.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether no prefix is defined.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Resolves a topic the way Ratchet does: a string without `http(s)://` that contains `:`
     /// is split at the first `:`, and a known prefix becomes `<uri>#<rest>` (Ratchet's `#`, and it
     /// keeps only the part up to a second `:`). Bare volkszaehler UUIDs pass unchanged.

@@ -57,6 +57,7 @@ pub async fn start_with(db: Db, config: ServerConfig) -> TestServer {
                     Listeners {
                         ingest: vec![ingest],
                         broadcast: vec![broadcast],
+                        ..Listeners::default()
                     },
                     shutdown,
                 )

@@ -1,15 +1,15 @@
 //! Decision 9: a subscriber that stops reading is disconnected; the others keep every frame.
 
+#[macro_use]
 mod common;
 
 use std::time::Duration;
 
 use common::{json, next_text, start_with};
-use middleware::db_test;
 use push_server::ServerConfig;
 use push_server::hub::HubLimits;
 
-db_test!(
+ws_test!(
     a_stalled_subscriber_is_evicted_and_the_fast_one_gets_everything,
     |t| async move {
         let config = ServerConfig {

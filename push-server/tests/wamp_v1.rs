@@ -1,15 +1,15 @@
 //! The WAMP v1 side as the volkszaehler frontend (AutobahnJS 0.8) sees it.
 
+#[macro_use]
 mod common;
 
-use common::{assert_silent, close_code, json, next_text, start};
+use common::{assert_next_is_sentinel, close_code, json, next_text, start};
 use futures_util::SinkExt;
-use middleware::db_test;
 use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::Message;
 
 // push-protocol.md §1.7, PushServerTest: electric meter, resolution 100.
-db_test!(pushserver_exchange_is_reproduced_exactly, |t| async move {
+ws_test!(pushserver_exchange_is_reproduced_exactly, |t| async move {
     let server = start(t.db().clone()).await;
     let uuid = server.channel("electric meter", Some("100")).await;
     let (mut socket, _welcome) = server.wamp("/ws").await;
@@ -46,11 +46,11 @@ db_test!(pushserver_exchange_is_reproduced_exactly, |t| async move {
             "[8,\"{uuid}\",\"{{\\\"version\\\":\\\"0.3\\\",\\\"data\\\":{{\\\"uuid\\\":\\\"{uuid}\\\",\\\"tuples\\\":[[2,36000000,1]]}}}}\"]"
         )
     );
-    assert_silent(&mut socket).await;
+    assert_next_is_sentinel(&server, &mut socket, &uuid, 3).await;
     server.stop().await.unwrap();
 });
 
-db_test!(
+ws_test!(
     welcome_arrives_before_the_client_sends_anything,
     |t| async move {
         let server = start(t.db().clone()).await;
@@ -70,7 +70,7 @@ db_test!(
     }
 );
 
-db_test!(handshakes_follow_the_subprotocol_rules, |t| async move {
+ws_test!(handshakes_follow_the_subprotocol_rules, |t| async move {
     let server = start(t.db().clone()).await;
     let refused = |result: Result<common::Socket, WsError>| match result {
         Err(WsError::Http(response)) => response.status().as_u16(),
@@ -95,7 +95,7 @@ db_test!(handshakes_follow_the_subprotocol_rules, |t| async move {
     server.stop().await.unwrap();
 });
 
-db_test!(only_subscribed_topics_are_delivered, |t| async move {
+ws_test!(only_subscribed_topics_are_delivered, |t| async move {
     let server = start(t.db().clone()).await;
     let watched = server.channel("temperature", None).await;
     let other = server.channel("temperature", None).await;
@@ -110,7 +110,7 @@ db_test!(only_subscribed_topics_are_delivered, |t| async move {
     assert_eq!(frame[1], watched.as_str());
     let content = json(frame[2].as_str().unwrap());
     assert_eq!(content["data"]["tuples"], json("[[2000,21,1]]"));
-    assert_silent(&mut socket).await;
+    assert_next_is_sentinel(&server, &mut socket, &watched, 2500).await;
 
     // After UNSUBSCRIBE nothing more arrives.
     socket
@@ -121,11 +121,13 @@ db_test!(only_subscribed_topics_are_delivered, |t| async move {
         .wait_for(|| server.server.hub().subscriber_count(&watched) == 0)
         .await;
     server.push_tuples(&watched, "[[3000,22]]").await;
-    assert_silent(&mut socket).await;
+    // `other` is primed; subscribed now, its next reading must be the very next frame.
+    server.subscribe(&mut socket, &other).await;
+    assert_next_is_sentinel(&server, &mut socket, &other, 3500).await;
     server.stop().await.unwrap();
 });
 
-db_test!(a_closed_connection_leaves_every_topic, |t| async move {
+ws_test!(a_closed_connection_leaves_every_topic, |t| async move {
     let server = start(t.db().clone()).await;
     let a = server.channel("voltage", None).await;
     let b = server.channel("voltage", None).await;
@@ -141,7 +143,7 @@ db_test!(a_closed_connection_leaves_every_topic, |t| async move {
     server.stop().await.unwrap();
 });
 
-db_test!(
+ws_test!(
     calls_get_callerror_publish_and_garbage_close,
     |t| async move {
         let server = start(t.db().clone()).await;
@@ -176,7 +178,7 @@ db_test!(
     }
 );
 
-db_test!(shutdown_closes_clients_with_going_away, |t| async move {
+ws_test!(shutdown_closes_clients_with_going_away, |t| async move {
     let server = start(t.db().clone()).await;
     let (mut wamp, _) = server.wamp("/ws").await;
     let mut plain = server.connect("/socket", None).await.unwrap();

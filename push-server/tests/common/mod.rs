@@ -200,11 +200,40 @@ pub async fn next_message(socket: &mut Socket) -> Message {
         .expect("socket error")
 }
 
-/// Asserts that nothing arrives within a short window.
-pub async fn assert_silent(socket: &mut Socket) {
-    if let Ok(frame) = tokio::time::timeout(Duration::from_millis(200), socket.next()).await {
-        panic!("expected no frame, got {frame:?}");
-    }
+/// Proves that nothing else is queued for `socket`, without waiting for "nothing": pushes a
+/// reading at `ts` (value `ts`, rising for meters) to `uuid` (a channel the socket receives,
+/// already primed) and asserts that
+/// the very next frame is that reading's.
+pub async fn assert_next_is_sentinel(
+    server: &TestServer,
+    socket: &mut Socket,
+    uuid: &str,
+    ts: i64,
+) {
+    let (status, body) = server.push_tuples(uuid, &format!("[[{ts},{ts}]]")).await;
+    assert_eq!(status, 200, "{body}");
+    let frame = next_text(socket).await;
+    assert!(
+        frame.contains(uuid) && frame.contains(&format!("[[{ts},")),
+        "expected only the sentinel reading {uuid} at {ts}, got {frame}"
+    );
+}
+
+/// A test that does not depend on the database backend: run once, on SQLite, with the same
+/// `|t| async move { … }` body form as `db_test!`.
+#[macro_export]
+macro_rules! ws_test {
+    ($name:ident, |$t:ident| $body:expr) => {
+        #[::tokio::test]
+        async fn $name() {
+            ::middleware::testing::run(
+                ::middleware::testing::TestBackend::Sqlite,
+                ::middleware::testing::Setup::Schema,
+                |$t| $body,
+            )
+            .await;
+        }
+    };
 }
 
 /// The close code the server sent (the socket must be closing).

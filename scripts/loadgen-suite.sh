@@ -44,6 +44,7 @@ trap 'stop_server; scripts/nchan.sh stop >/dev/null 2>&1 || true' EXIT
 restart() {
   stop_server
   RUST_LOG=warn nice -n "$NICE" target/release/push-server --db "$DB" --ingest 127.0.0.1:5555 \
+    --max-connections "$max" \
     --broadcast 127.0.0.1:8082 >>"$OUT/push-server.log" 2>&1 &
   server_pid=$!
   scripts/nchan.sh start >/dev/null

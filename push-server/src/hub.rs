@@ -7,8 +7,8 @@
 //! slow browser never delays vzlogger's HTTP response or the other clients (decision 9).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use axum::extract::ws::Utf8Bytes;
 use prometheus_client::metrics::counter::Counter;
@@ -19,6 +19,21 @@ use crate::protocol;
 
 /// Identifies one registered session.
 pub type SessionId = u64;
+
+/// A topic name, shared between the topic maps and the sessions subscribed to it.
+type Topic = Arc<str>;
+
+/// `id` joins `topic` in `topics`; returns the shared name.
+fn join(topics: &mut HashMap<Topic, HashSet<SessionId>>, topic: &str, id: SessionId) -> Topic {
+    if let Some((name, _)) = topics.get_key_value(topic) {
+        let name = name.clone();
+        topics.entry(name.clone()).or_default().insert(id);
+        return name;
+    }
+    let name: Topic = Arc::from(topic);
+    topics.insert(name.clone(), HashSet::from([id]));
+    name
+}
 
 /// A pre-encoded text frame; clones share the bytes.
 pub type Frame = Utf8Bytes;
@@ -38,8 +53,9 @@ struct Subscriber {
     /// The only sender of the session's queue; dropping it tells the session to end.
     tx: mpsc::Sender<Frame>,
     /// The topics this session is in (WAMP subscriptions or its plain filter), so leaving costs
-    /// its own topics, not a walk over every topic under the lock.
-    topics: HashSet<String>,
+    /// its own topics, not a walk over every topic under the lock. The names are shared with
+    /// the topic maps; a short list, as a browser subscribes to a handful of channels.
+    topics: Vec<Topic>,
     /// Whether `topics` are plain-filter topics (else WAMP subscriptions).
     plain: bool,
 }
@@ -81,9 +97,9 @@ struct Registry {
     sessions: HashMap<SessionId, Subscriber>,
     /// Topic → WAMP sessions subscribed to it. Empty sets are removed, so an unwatched channel
     /// costs no encoding.
-    wamp_topics: HashMap<String, HashSet<SessionId>>,
+    wamp_topics: HashMap<Topic, HashSet<SessionId>>,
     /// Topic → plain sessions that asked for this channel only.
-    plain_topics: HashMap<String, HashSet<SessionId>>,
+    plain_topics: HashMap<Topic, HashSet<SessionId>>,
     /// Plain sessions that receive every channel.
     plain_all: HashSet<SessionId>,
 }
@@ -105,7 +121,7 @@ impl Registry {
 }
 
 /// Removes `id` from `topic`, dropping the topic when it was the last one.
-fn leave(topics: &mut HashMap<String, HashSet<SessionId>>, topic: &str, id: SessionId) {
+fn leave(topics: &mut HashMap<Topic, HashSet<SessionId>>, topic: &str, id: SessionId) {
     if let Some(ids) = topics.get_mut(topic) {
         ids.remove(&id);
         if ids.is_empty() {
@@ -240,7 +256,7 @@ impl Hub {
         let (tx, rx) = mpsc::channel(self.limits.queue_capacity);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut registry = self.lock();
-        let mut topics = HashSet::new();
+        let mut topics: Vec<Topic> = Vec::new();
         let plain = interest != Interest::Topics;
         match interest {
             Interest::Topics => {}
@@ -249,13 +265,11 @@ impl Hub {
             }
             Interest::Channels(channels) => {
                 for channel in channels {
-                    registry
-                        .plain_topics
-                        .entry(channel.clone())
-                        .or_default()
-                        .insert(id);
-                    topics.insert(channel);
+                    if !topics.iter().any(|t| **t == *channel) {
+                        topics.push(join(&mut registry.plain_topics, &channel, id));
+                    }
                 }
+                topics.shrink_to_fit();
             }
         }
         self.stats.subscriptions.inc_by(gauge_value(topics.len()));
@@ -299,19 +313,19 @@ impl Hub {
         let Some(subscriber) = registry.sessions.get_mut(&id) else {
             return Ok(());
         };
-        if subscriber.topics.contains(topic) {
+        if subscriber.topics.iter().any(|t| **t == *topic) {
             return Ok(());
         }
         if subscriber.topics.len() >= self.limits.max_subscriptions {
             self.stats.refused_subscriptions.inc();
             return Err(SubscribeError::TooMany(self.limits.max_subscriptions));
         }
-        subscriber.topics.insert(topic.to_owned());
-        registry
-            .wamp_topics
-            .entry(topic.to_owned())
-            .or_default()
-            .insert(id);
+        let name = join(&mut registry.wamp_topics, topic, id);
+        if let Some(subscriber) = registry.sessions.get_mut(&id) {
+            // One slot at a time: most sessions hold one or two topics.
+            subscriber.topics.reserve_exact(1);
+            subscriber.topics.push(name);
+        }
         self.stats.subscriptions.inc();
         Ok(())
     }
@@ -322,7 +336,8 @@ impl Hub {
         let Some(subscriber) = registry.sessions.get_mut(&id) else {
             return;
         };
-        if subscriber.topics.remove(topic) {
+        if let Some(at) = subscriber.topics.iter().position(|t| **t == *topic) {
+            subscriber.topics.swap_remove(at);
             leave(&mut registry.wamp_topics, topic, id);
             self.stats.subscriptions.dec();
         }

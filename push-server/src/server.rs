@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use middleware::Db;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -81,6 +81,7 @@ pub struct PushServer {
     channels: Arc<Channels>,
     tracker: TaskTracker,
     reload: Notify,
+    ping_ticks: watch::Sender<u64>,
     metrics: Metrics,
     listeners: ListenerKinds,
 }
@@ -101,13 +102,14 @@ impl PushServer {
             },
             log: Throttle::default(),
         });
+        let (ping_ticks, ping_receiver) = watch::channel(0);
         let sessions = Arc::new(SessionContext {
             hub,
             shutdown: CancellationToken::new(),
             write_timeout: config.write_timeout,
             server_ident: config.server_ident.clone(),
             tracker: TaskTracker::new(),
-            ping_interval: config.ping_interval,
+            ping_ticks: ping_receiver,
             idle_timeout: config.idle_timeout,
             stats: SessionStats::default(),
         });
@@ -119,6 +121,7 @@ impl PushServer {
             channels,
             tracker,
             reload: Notify::new(),
+            ping_ticks,
             metrics: Metrics::new(),
             listeners: ListenerKinds::default(),
         };
@@ -275,6 +278,22 @@ impl PushServer {
                     .await;
             }
         });
+        let ticker = tokio::spawn({
+            let server = self.clone();
+            let stop = shutdown.clone();
+            async move {
+                let every = server.config.ping_interval.max(Duration::from_millis(10));
+                let mut ticks =
+                    tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        _ = ticks.tick() => server.ping_ticks.send_modify(|n| *n = n.wrapping_add(1)),
+                    }
+                }
+            }
+        });
         // Sessions are upgraded connections that the HTTP servers do not wait for; they watch
         // their own token and are tracked separately.
         let sessions = self.sessions.shutdown.clone();
@@ -299,6 +318,7 @@ impl PushServer {
         }
         shutdown.cancel();
         let _ = refresher.await;
+        let _ = ticker.await;
         self.sessions.shutdown.cancel();
         self.tracker.close();
         let _ = tokio::time::timeout(self.config.shutdown_grace, self.tracker.wait()).await;

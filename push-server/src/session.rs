@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
-use tokio::time::{Instant, Interval, MissedTickBehavior};
+use tokio::sync::watch;
+use tokio::time::Instant;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
@@ -56,8 +57,9 @@ pub struct SessionContext {
     pub server_ident: String,
     /// Tracks session tasks so shutdown can wait for their close frames.
     pub tracker: TaskTracker,
-    /// How often an otherwise silent client is pinged.
-    pub ping_interval: Duration,
+    /// Ticks every ping interval, for all sessions: one server-wide timer instead of one per
+    /// connection, which would cost each idle connection a timer allocation.
+    pub ping_ticks: watch::Receiver<u64>,
     /// A client from which nothing (not even a pong) arrived for this long is disconnected,
     /// so dead peers do not hold a socket and a queue forever.
     pub idle_timeout: Duration,
@@ -138,20 +140,26 @@ impl Drop for OpenSession {
 
 /// Pings a silent client and tells when it has been silent too long.
 struct Liveness {
-    ticks: Interval,
+    ticks: watch::Receiver<u64>,
     heard: Instant,
     timeout: Duration,
 }
 
 impl Liveness {
     fn new(ctx: &SessionContext) -> Liveness {
-        let every = ctx.ping_interval.max(Duration::from_millis(10));
-        let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
-        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut ticks = ctx.ping_ticks.clone();
+        ticks.mark_unchanged();
         Liveness {
             ticks,
             heard: Instant::now(),
             timeout: ctx.idle_timeout,
+        }
+    }
+
+    /// The next server-wide ping tick; never, once the ticker is gone (shutdown).
+    async fn tick(ticks: &mut watch::Receiver<u64>) {
+        if ticks.changed().await.is_err() {
+            std::future::pending::<()>().await;
         }
     }
 
@@ -197,7 +205,7 @@ pub async fn wamp(mut socket: WebSocket, ctx: Arc<SessionContext>) {
         end = tokio::select! {
             () = ctx.shutdown.cancelled() => Some(End::Close(CLOSE_GOING_AWAY, "server shutting down".into())),
             frame = queue.recv() => forward(&mut socket, &ctx, frame, &mut queue).await,
-            _ = liveness.ticks.tick() => liveness.on_tick(&mut socket, &ctx).await,
+            () = Liveness::tick(&mut liveness.ticks) => liveness.on_tick(&mut socket, &ctx).await,
             message = socket.recv() => {
                 liveness.heard();
                 on_wamp_message(&mut socket, &ctx, id, &mut prefixes, message).await
@@ -217,7 +225,7 @@ pub async fn plain(mut socket: WebSocket, ctx: Arc<SessionContext>, interest: In
         end = tokio::select! {
             () = ctx.shutdown.cancelled() => Some(End::Close(CLOSE_GOING_AWAY, "server shutting down".into())),
             frame = queue.recv() => forward(&mut socket, &ctx, frame, &mut queue).await,
-            _ = liveness.ticks.tick() => liveness.on_tick(&mut socket, &ctx).await,
+            () = Liveness::tick(&mut liveness.ticks) => liveness.on_tick(&mut socket, &ctx).await,
             message = socket.recv() => {
                 liveness.heard();
                 match message {

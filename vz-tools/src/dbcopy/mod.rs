@@ -18,7 +18,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use clap::Subcommand;
-use middleware::{CopyReport, Db, Key, KeyGroup, OnConflict, Page, Table};
+use middleware::{ConnectOptions, CopyReport, Db, Key, KeyGroup, OnConflict, Page, Table};
 
 use self::config::Mode;
 use crate::output::OutputArgs;
@@ -216,7 +216,9 @@ pub async fn copy(
         url: middleware::redact_url(target_url),
         source,
     };
-    let target = Db::connect(target_url).await.map_err(target_error)?;
+    let target = Db::connect_with(target_url, TARGET)
+        .await
+        .map_err(target_error)?;
     let mut ordered = tables.to_vec();
     ordered.sort_by_key(|(table, _)| *table);
 
@@ -447,13 +449,22 @@ pub async fn create(target_url: &str) -> Result<String, DbcopyError> {
             "the target has the volkszaehler schema already ({variant:?} variant); left as it is"
         )),
         None => {
-            let db = Db::connect(target_url).await.map_err(target_error)?;
+            let db = Db::connect_with(target_url, TARGET)
+                .await
+                .map_err(target_error)?;
             db.close().await;
             done.push("created the volkszaehler schema".to_owned());
         }
     }
     Ok(done.join("; "))
 }
+
+/// How a copy's target is opened: a new SQLite file is what `create` and a first copy make;
+/// an unreachable server fails at once with its cause.
+const TARGET: ConnectOptions = ConnectOptions {
+    create_sqlite_file: true,
+    fail_fast: true,
+};
 
 /// A `--batch` value: a positive number of rows.
 fn parse_batch(text: &str) -> Result<usize, String> {

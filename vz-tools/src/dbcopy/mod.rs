@@ -343,6 +343,8 @@ async fn copy_table(
     } else {
         None
     };
+    let hold = (table == Table::Data).then(hold_after_pages).flatten();
+    let mut written = 0_u64;
     while let Some(page) = received.recv().await {
         let mut page: Page = page?;
         let read = page.len() as u64;
@@ -351,12 +353,27 @@ async fn copy_table(
         }
         summary.rows += writer.write(&page, on_conflict).await?;
         bar.inc(read);
+        written += 1;
+        if hold == Some(written) {
+            eprintln!("vz-dbcopy: holding after {written} pages of data");
+            std::future::pending::<()>().await;
+        }
     }
     // The channel closes when the reader is done (or failed, which it sent).
     let _ = reader.await;
     bar.finish_and_clear();
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// A test hook: `VZ_DBCOPY_HOLD_AFTER_PAGES=N` makes a copy stop after writing N pages of
+/// `data`, say so on stderr and wait to be killed. A test can then kill it at a known point
+/// (rows committed, foreign keys still dropped) instead of racing it with a timer.
+fn hold_after_pages() -> Option<u64> {
+    std::env::var("VZ_DBCOPY_HOLD_AFTER_PAGES")
+        .ok()?
+        .parse()
+        .ok()
 }
 
 /// Every key of a table.

@@ -97,6 +97,13 @@ pub enum Error {
         reason: String,
     },
 
+    /// A SQLite database file that was to be opened, not created, does not exist.
+    #[error("the SQLite database {} does not exist", path.display())]
+    NoSuchFile {
+        /// The file named by the URL.
+        path: std::path::PathBuf,
+    },
+
     /// The database has some volkszaehler tables but not all of them, so it is left alone.
     #[error("the database has an incomplete volkszaehler schema: missing tables {missing:?}")]
     IncompleteSchema {

@@ -50,7 +50,7 @@ pub use db::{
     AggregateError, AggregateFailure, AggregateRow, Aggregation, AggregationLock, ChannelReport,
     ClearFilter, Level, Mode, Progress, UnknownLevel,
 };
-pub use db::{Backend, Db, Entity, NewEntity, Reading, SchemaVariant, redact_url};
+pub use db::{Backend, ConnectOptions, Db, Entity, NewEntity, Reading, SchemaVariant, redact_url};
 pub use db::{CopyReport, CopyTarget, Key, KeyGroup, OnConflict, Page, Table};
 pub use db::{MergeFunction, MergeOutcome, ReadingSpan, WindowRun};
 pub use error::{Error, Result};

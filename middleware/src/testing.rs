@@ -9,7 +9,8 @@
 //! `postgres://postgres@127.0.0.1:5432/test`), and the user must be allowed to create
 //! databases. Every test gets its own database `vz_test_<random>` on that server.
 //!
-//! When a URL is unset, that backend's variant of a test passes after an `eprintln!` note —
+//! When a URL is unset, that backend's variant of a test passes after one line on stdout
+//! (`skipped: VZ_TEST_MYSQL_URL not set, …`) —
 //! unless `CI=true`, where an unset URL fails the test, so CI cannot silently skip a backend.
 //! A URL that is set but unreachable always fails.
 //!
@@ -292,10 +293,17 @@ fn server_url(var: &str, backend: TestBackend) -> Option<String> {
             panic!("{var} is not set, but CI=true requires every backend ({backend:?}) to run")
         }
         _ => {
-            eprintln!("note: {var} is not set; skipping the {backend:?} variant of this test");
+            // On stdout, one line, so that a test log shows every variant that did not run
+            // (`cargo test -- --nocapture`, or libtest's output of a failing test).
+            println!("{}", skip_note(var, backend));
             None
         }
     }
+}
+
+/// The line printed when a backend's variant of a test is skipped.
+fn skip_note(var: &str, backend: TestBackend) -> String {
+    format!("skipped: {var} not set, so the {backend:?} variant of this test did not run")
 }
 
 /// `url` with its database (the path) replaced by `name`, keeping user, host and parameters.
@@ -530,6 +538,14 @@ pub fn legacy_ddl(backend: Backend) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_skipped_variant_names_its_variable() {
+        assert_eq!(
+            skip_note(MYSQL_URL_VAR, TestBackend::MySql),
+            "skipped: VZ_TEST_MYSQL_URL not set, so the MySql variant of this test did not run"
+        );
+    }
 
     #[test]
     fn replaces_the_database_of_a_url() {

@@ -8,6 +8,7 @@
 
 mod filter;
 mod pattern;
+mod words;
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -166,7 +167,10 @@ impl PropertyDefinition {
                 if let Some(pattern) = &self.pattern
                     && !pattern.is_match(raw)
                 {
-                    return Err(invalid(format!("must match {}", pattern.source())));
+                    // In words where we have them; the regex only for a pattern we do not know.
+                    let reason = words::describe(pattern.source())
+                        .map_or_else(|| format!("must match {}", pattern.source()), str::to_owned);
+                    return Err(invalid(reason));
                 }
                 let len = raw.len() as f64;
                 if let Some(min) = self.min.filter(|&min| len < min) {

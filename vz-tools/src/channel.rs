@@ -7,6 +7,8 @@ use std::io::{self, Write};
 
 use clap::Subcommand;
 use middleware::{Db, Entity, NewEntity};
+
+use crate::database::Access;
 use push_core::definition::{self, EntityDefinition};
 
 /// The `vz-channel` subcommands.
@@ -74,6 +76,18 @@ pub enum Command {
     },
     /// List the entity types with interpreter, unit and required properties.
     Types,
+}
+
+impl Command {
+    /// Whether the command may create a SQLite file that does not exist: only `add`, which
+    /// defines the first data of a new database; every other command reads or changes
+    /// entities that must be there, so a missing file is a mistyped path.
+    pub fn access(&self) -> Access {
+        match self {
+            Command::Add { .. } => Access::Create,
+            _ => Access::Existing,
+        }
+    }
 }
 
 /// Why a `vz-channel` command failed.

@@ -317,17 +317,27 @@ async fn config_supplies_the_database_and_time_zone() {
         ),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_vz-aggregate"))
-        .arg("--config")
-        .arg(&config)
-        .args(["--now", NOW])
-        .env_remove("DATABASE_URL")
-        .output()
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_vz-aggregate"))
+            .arg("--config")
+            .arg(&config)
+            .args(["--now", NOW])
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    // The config names a database that must exist: aggregating a new, empty one is a typo.
+    let out = run();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(!file.exists());
+    let db = middleware::Db::connect(&format!("sqlite://{}", file.display()))
+        .await
         .unwrap();
+    db.close().await;
+    let out = run();
     assert!(out.status.success(), "{out:?}");
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.contains("(delta, Europe/Berlin)"), "{stdout}");
-    assert!(file.exists());
 }
 
 #[tokio::test]

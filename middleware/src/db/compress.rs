@@ -3,8 +3,9 @@
 //!
 //! The tool decides which windows of which channel to merge; this module merges a run of
 //! consecutive windows set-based, in one transaction: a grouped `SELECT` finds the windows
-//! holding more than one reading, one `DELETE` per chunk of coalesced window ranges removes
-//! their readings, one multi-row `INSERT` writes the merged readings, and one `DELETE` drops
+//! holding more than one reading, one `DELETE` per chunk of coalesced window ranges (on SQLite
+//! one per range, or one `DELETE` of the windows holding more than one reading when there are
+//! many ranges) removes their readings, one multi-row `INSERT` writes the merged readings, and one `DELETE` drops
 //! the aggregate rows of the changed time span. A crash leaves every window of the run
 //! either merged or untouched.
 
@@ -13,7 +14,7 @@ use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
 use super::Db;
-use super::dialect::compress::{MergeStyle, push_ranges};
+use super::dialect::compress::{MergeStyle, WindowDelete, push_ranges};
 use crate::{Error, Result};
 
 /// How the readings of a window are combined into one value (tools-and-schema §3.2).
@@ -178,6 +179,23 @@ impl Db {
         wanted.clamp(1, self.dialect.merge_jobs())
     }
 
+    /// How long a caller that runs [`Db::merge_windows`] over and over should pause now and
+    /// then (after about [`Db::WRITE_TURN`] of merging), so that other writers get the
+    /// database; `None` if it need not (MySQL and PostgreSQL lock rows, not the database).
+    ///
+    /// SQLite has one writer at a time and no queue of waiting writers: a writer that begins
+    /// its next transaction as soon as the last one committed keeps the lock, and a concurrent
+    /// insert (vzlogger's, through the middleware) fails with "database is locked" once its
+    /// busy timeout (5 s) runs out, however short each transaction is.
+    pub fn writer_gap(&self) -> Option<std::time::Duration> {
+        self.dialect.writer_gap()
+    }
+
+    /// How long a writer may hold a database lock that others wait for (SQLite's; see
+    /// [`Db::writer_gap`]) before it pauses: a concurrent insert waits at most about this long
+    /// plus one transaction.
+    pub const WRITE_TURN: std::time::Duration = std::time::Duration::from_millis(750);
+
     /// Reports what [`Db::merge_windows`] would do, changing nothing.
     ///
     /// # Errors
@@ -265,7 +283,29 @@ impl Db {
             }
             MergeStyle::DeleteThenInsert => {
                 let expected: u64 = merged.iter().map(|group| group.count).sum();
-                if delete_ranges(self, &mut tx, run.channel_id, &ranges).await? != expected {
+                let deleted = match self
+                    .dialect
+                    .window_delete(ranges.len(), MAX_RANGES_PER_STATEMENT)
+                {
+                    WindowDelete::Ranges { per_statement } => {
+                        delete_ranges(self, &mut tx, run, &ranges, per_statement).await?
+                    }
+                    WindowDelete::Merged(statement) => sqlx::query(statement)
+                        .bind(run.channel_id)
+                        .bind(run.from)
+                        .bind(run.to)
+                        .bind(run.from)
+                        .bind(run.window)
+                        .bind(run.from)
+                        .bind(run.window)
+                        .bind(run.channel_id)
+                        .bind(run.from)
+                        .bind(run.to)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected(),
+                };
+                if deleted != expected {
                     // Someone wrote to these windows since they were read: start over.
                     tx.rollback().await?;
                     return Ok(None);
@@ -318,19 +358,21 @@ impl Db {
     }
 }
 
-/// Deletes a channel's readings in the time ranges and returns how many were deleted.
+/// Deletes a channel's readings in the time ranges, `per_statement` ranges a statement, and
+/// returns how many were deleted.
 async fn delete_ranges(
     db: &Db,
     conn: &mut sqlx::AnyConnection,
-    channel_id: i32,
+    run: &WindowRun,
     ranges: &[(i64, i64)],
+    per_statement: usize,
 ) -> Result<u64> {
     let mut deleted = 0;
-    for chunk in ranges.chunks(MAX_RANGES_PER_STATEMENT) {
+    for chunk in ranges.chunks(per_statement.max(1)) {
         let mut sql = String::from("DELETE FROM data WHERE channel_id = ? AND (");
         push_ranges(&mut sql, chunk.len());
         sql.push(')');
-        let mut query = sqlx::query(db.dialect.sql_owned(&sql)).bind(channel_id);
+        let mut query = sqlx::query(db.dialect.sql_owned(&sql)).bind(run.channel_id);
         for &(start, end) in chunk {
             query = query.bind(start).bind(end);
         }

@@ -418,11 +418,12 @@ impl Db {
     /// # Errors
     ///
     /// [`Error::IncompleteSchema`] if tables are missing (all five when the database is
-    /// empty); otherwise as [`Db::connect`].
+    /// empty), [`Error::NoSuchFile`] for a missing SQLite file; otherwise as [`Db::connect`].
     pub async fn connect_existing(url: &str) -> Result<Db> {
         sqlx::any::install_default_drivers();
         let dialect = Dialect::for_url(url)?;
-        let url = dialect.existing_url(url);
+        let url = dialect.open_existing_url(url)?;
+        super::probe(&url).await?; // a tool's source: fail at once, with the cause
         let pool = dialect.pool_options(&url).connect(&url).await?;
         let mut missing = Vec::new();
         for table in Table::ALL {

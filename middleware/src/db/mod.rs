@@ -60,9 +60,26 @@ impl Db {
     ///   volkszaehler tables exist;
     /// - [`Error::Database`](crate::Error::Database) if connecting or the DDL fails.
     pub async fn connect(url: &str) -> Result<Db> {
+        Db::connect_with(url, ConnectOptions::default()).await
+    }
+
+    /// Connects to the database at `url` as [`Db::connect`] does, with `options`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::connect`]; [`Error::NoSuchFile`](crate::Error::NoSuchFile) if
+    /// `create_sqlite_file` is off and the SQLite file does not exist.
+    pub async fn connect_with(url: &str, options: ConnectOptions) -> Result<Db> {
         sqlx::any::install_default_drivers();
         let dialect = Dialect::for_url(url)?;
-        let url = dialect.prepare_url(url)?;
+        let url = if options.create_sqlite_file {
+            dialect.prepare_url(url)?
+        } else {
+            dialect.open_existing_url(url)?
+        };
+        if options.fail_fast {
+            probe(&url).await?;
+        }
         let pool = dialect.pool_options(&url).connect(&url).await?;
         let layout = match schema::prepare(&pool, dialect).await {
             Ok(layout) => layout,
@@ -122,6 +139,37 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// How [`Db::connect_with`] opens a database; the default is [`Db::connect`]'s behaviour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// Create a SQLite file (and its folder) that does not exist yet. Off for tools that only
+    /// read or change what a database holds already: a mistyped path would otherwise leave
+    /// an empty new database behind and report nothing wrong.
+    pub create_sqlite_file: bool,
+    /// Open one connection by itself before the pool, so that an unreachable server or a
+    /// refused login fails at once with its cause. The pool retries connecting for its whole
+    /// acquire timeout (30 s) and then reports only "pool timed out", which suits a server
+    /// starting alongside its database but not a command typed by hand.
+    pub fail_fast: bool,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> ConnectOptions {
+        ConnectOptions {
+            create_sqlite_file: true,
+            fail_fast: false,
+        }
+    }
+}
+
+/// Opens and closes one connection: connecting works, or here is why not (see
+/// [`ConnectOptions::fail_fast`]).
+async fn probe(url: &str) -> Result<()> {
+    let conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url).await?;
+    let _ = sqlx::Connection::close(conn).await;
+    Ok(())
 }
 
 /// The embedded default file for the given `XDG_DATA_HOME` and `HOME`.

@@ -106,12 +106,7 @@ pub async fn connect(
     let Some(url) = admin else {
         return database.connect().await;
     };
-    Db::connect(&url)
-        .await
-        .map_err(|source| DatabaseArgsError::Connect {
-            url: middleware::redact_url(&url),
-            source,
-        })
+    crate::database::open(&url, crate::database::Access::Existing).await
 }
 
 /// Runs one command under the run lock.

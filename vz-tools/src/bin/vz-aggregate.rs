@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use vz_tools::aggregate::{self, Command, Context, RunArgs, RunMode, TimeArgs};
 use vz_tools::database::DatabaseArgs;
-use vz_tools::output::OutputArgs;
+use vz_tools::output::{self, OutputArgs};
 
 /// Aggregate raw readings per period (second to year) for fast reads of long ranges.
 ///
@@ -30,14 +30,7 @@ struct Cli {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            // Each error's message already includes its cause.
-            eprintln!("vz-aggregate: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    output::finish("vz-aggregate", run(cli).await)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

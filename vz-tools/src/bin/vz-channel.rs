@@ -1,11 +1,11 @@
 //! `vz-channel`: manage volkszaehler channels and groups from the command line.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 use vz_tools::channel::{self, Command};
 use vz_tools::database::DatabaseArgs;
+use vz_tools::output;
 
 /// Create, list, show, change and delete volkszaehler channels.
 #[derive(Debug, Parser)]
@@ -20,13 +20,7 @@ struct Cli {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("vz-channel: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    output::finish("vz-channel", run(cli).await)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -35,11 +29,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         // Needs no database; do not create the embedded default just to print a table.
         channel::print_types(&mut out)
     } else {
-        let db = cli.database.connect().await?;
+        let db = cli.database.connect_for(cli.command.access()).await?;
         let result = channel::run(&db, cli.command, &mut out).await;
         db.close().await;
         result
     };
-    std::io::stdout().write_all(&out)?;
+    output::write_stdout(&out)?;
     Ok(result?)
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use vz_tools::compress::{self, CompressArgs, scheme::Schemes};
 use vz_tools::database::DatabaseArgs;
-use vz_tools::output::OutputArgs;
+use vz_tools::output::{self, OutputArgs};
 
 /// Merge old readings into one per time window (impulses summed, meter readings maxed, sensors
 /// averaged), tier by tier, never touching data younger than a tier's age.
@@ -23,13 +23,7 @@ struct Cli {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(&cli).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("vz-compress: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    output::finish("vz-compress", run(&cli).await)
 }
 
 async fn run(cli: &Cli) -> anyhow::Result<()> {

@@ -4,12 +4,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::Parser;
 use middleware::{Db, Table};
 use vz_tools::dbcopy::config::{DbcopyConfig, Mode};
 use vz_tools::dbcopy::{self, Command, CopyOptions, DbcopyError};
-use vz_tools::output::OutputArgs;
+use vz_tools::output::{self, OutputArgs};
 
 /// Back up or migrate a volkszaehler database: copy, incrementally (`pk`) or completely
 /// (`copy`), between MySQL/MariaDB, PostgreSQL and SQLite.
@@ -34,13 +33,7 @@ struct Cli {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("vz-dbcopy: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    output::finish("vz-dbcopy", run(cli).await)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -111,7 +104,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let tables: Vec<Table> = config.tables.iter().map(|(table, _)| *table).collect();
             let changed = Db::clear_tables(&target, &tables, drop)
                 .await
-                .with_context(|| format!("target {}", middleware::redact_url(&target)))?;
+                .map_err(|source| target_error(&target, source))?;
             let names: Vec<&str> = changed.iter().map(|table| table.name()).collect();
             let verb = if drop { "dropped" } else { "emptied" };
             output.summary(format_args!(
@@ -123,7 +116,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Drop => {
             let existed = Db::drop_database(&target)
                 .await
-                .with_context(|| format!("target {}", middleware::redact_url(&target)))?;
+                .map_err(|source| target_error(&target, source))?;
             let url = middleware::redact_url(&target);
             output.summary(if existed {
                 format!("dropped {url}")
@@ -134,6 +127,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Influx { .. } => unreachable!("answered above"),
     }
     Ok(())
+}
+
+/// A failure on the target database, naming it (password hidden).
+fn target_error(url: &str, source: middleware::Error) -> DbcopyError {
+    DbcopyError::Target {
+        url: middleware::redact_url(url),
+        source,
+    }
 }
 
 /// The configured tables, limited to those named on the command line.

@@ -210,8 +210,9 @@ pub async fn run(
 
     let bar = output.progress(total, "compress");
     let jobs = db.merge_jobs(usize::from(args.jobs));
+    let pacer = Pacer::new(db);
     let mut results = futures_util::stream::iter(&plans)
-        .map(|plan| compress_channel(db, plan, args, output, &bar))
+        .map(|plan| compress_channel(db, plan, args, output, &bar, &pacer))
         .buffer_unordered(jobs);
     while let Some(result) = results.next().await {
         let (outcome, batches) = result?;
@@ -231,12 +232,13 @@ async fn compress_channel(
     args: &CompressArgs,
     output: &OutputArgs,
     bar: &indicatif::ProgressBar,
+    pacer: &Pacer,
 ) -> Result<(MergeOutcome, u64), CompressError> {
     bar.set_message(plan.entity.uuid.clone());
     let mut total = MergeOutcome::default();
     let mut batches = 0;
     for region in &plan.regions {
-        let (outcome, count) = compress_region(db, plan, region, args, bar).await?;
+        let (outcome, count) = compress_region(db, plan, region, args, bar, pacer).await?;
         total += outcome;
         batches += count;
         if outcome.readings == 0 {
@@ -273,6 +275,7 @@ async fn compress_region(
     region: &Region,
     args: &CompressArgs,
     bar: &indicatif::ProgressBar,
+    pacer: &Pacer,
 ) -> Result<(MergeOutcome, u64), CompressError> {
     let mut total = MergeOutcome::default();
     let mut batches = 0;
@@ -294,7 +297,9 @@ async fn compress_region(
         let outcome = if args.dry_run {
             db.plan_merge(&run).await?
         } else {
-            db.merge_windows(&run).await?
+            let outcome = db.merge_windows(&run).await?;
+            pacer.after_write().await;
+            outcome
         };
         batches += 1;
         bar.inc(outcome.readings);
@@ -315,6 +320,44 @@ async fn compress_region(
     Ok((total, batches))
 }
 
+/// Leaves the database to other writers now and then: after every [`Db::WRITE_TURN`] of
+/// merging, a pause of [`Db::writer_gap`] (SQLite only), so that vzlogger's inserts get in
+/// between the merge transactions instead of timing out.
+struct Pacer {
+    /// The pause; `None` where other writers need none.
+    gap: Option<Duration>,
+    /// When the current turn of merging began.
+    turn: std::sync::Mutex<std::time::Instant>,
+}
+
+impl Pacer {
+    fn new(db: &Db) -> Pacer {
+        Pacer {
+            gap: db
+                .writer_gap()
+                .filter(|_| std::env::var_os("VZY").is_none()),
+            turn: std::sync::Mutex::new(std::time::Instant::now()),
+        }
+    }
+
+    /// Called after each merge transaction: pauses when the turn is over.
+    async fn after_write(&self) {
+        let Some(gap) = self.gap else {
+            return;
+        };
+        let over = self
+            .turn
+            .lock()
+            .map_or(true, |turn| turn.elapsed() >= Db::WRITE_TURN);
+        if over {
+            tokio::time::sleep(gap).await;
+            if let Ok(mut turn) = self.turn.lock() {
+                *turn = std::time::Instant::now();
+            }
+        }
+    }
+}
+
 /// The number of windows for a region's first batch: about [`TARGET_READINGS`] readings at
 /// the channel's average density (later batches adapt to the density they meet).
 fn first_batch(density: f64, window: i64) -> i64 {
@@ -325,10 +368,7 @@ fn first_batch(density: f64, window: i64) -> i64 {
 /// The number of windows for the next batch, steering towards [`TARGET_READINGS`] per batch
 /// and changing by at most a factor of 4 at a time.
 fn next_batch(windows: i64, readings: u64) -> i64 {
-    let target = std::env::var("TR")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(i64::try_from(TARGET_READINGS).unwrap_or(i64::MAX));
+    let target = i64::try_from(TARGET_READINGS).unwrap_or(i64::MAX);
     let readings = i64::try_from(readings).unwrap_or(i64::MAX);
     let wanted = if readings == 0 {
         windows.saturating_mul(4)

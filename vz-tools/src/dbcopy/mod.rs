@@ -18,7 +18,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use clap::Subcommand;
-use middleware::{CopyReport, Db, Key, KeyGroup, OnConflict, Page, Table};
+use middleware::{ConnectOptions, CopyReport, Db, Key, KeyGroup, OnConflict, Page, Table};
 
 use self::config::Mode;
 use crate::output::OutputArgs;
@@ -216,7 +216,9 @@ pub async fn copy(
         url: middleware::redact_url(target_url),
         source,
     };
-    let target = Db::connect(target_url).await.map_err(target_error)?;
+    let target = Db::connect_with(target_url, TARGET)
+        .await
+        .map_err(target_error)?;
     let mut ordered = tables.to_vec();
     ordered.sort_by_key(|(table, _)| *table);
 
@@ -341,6 +343,8 @@ async fn copy_table(
     } else {
         None
     };
+    let hold = (table == Table::Data).then(hold_after_pages).flatten();
+    let mut written = 0_u64;
     while let Some(page) = received.recv().await {
         let mut page: Page = page?;
         let read = page.len() as u64;
@@ -349,12 +353,27 @@ async fn copy_table(
         }
         summary.rows += writer.write(&page, on_conflict).await?;
         bar.inc(read);
+        written += 1;
+        if hold == Some(written) {
+            eprintln!("vz-dbcopy: holding after {written} pages of data");
+            std::future::pending::<()>().await;
+        }
     }
     // The channel closes when the reader is done (or failed, which it sent).
     let _ = reader.await;
     bar.finish_and_clear();
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// A test hook: `VZ_DBCOPY_HOLD_AFTER_PAGES=N` makes a copy stop after writing N pages of
+/// `data`, say so on stderr and wait to be killed. A test can then kill it at a known point
+/// (rows committed, foreign keys still dropped) instead of racing it with a timer.
+fn hold_after_pages() -> Option<u64> {
+    std::env::var("VZ_DBCOPY_HOLD_AFTER_PAGES")
+        .ok()?
+        .parse()
+        .ok()
 }
 
 /// Every key of a table.
@@ -447,13 +466,22 @@ pub async fn create(target_url: &str) -> Result<String, DbcopyError> {
             "the target has the volkszaehler schema already ({variant:?} variant); left as it is"
         )),
         None => {
-            let db = Db::connect(target_url).await.map_err(target_error)?;
+            let db = Db::connect_with(target_url, TARGET)
+                .await
+                .map_err(target_error)?;
             db.close().await;
             done.push("created the volkszaehler schema".to_owned());
         }
     }
     Ok(done.join("; "))
 }
+
+/// How a copy's target is opened: a new SQLite file is what `create` and a first copy make;
+/// an unreachable server fails at once with its cause.
+const TARGET: ConnectOptions = ConnectOptions {
+    create_sqlite_file: true,
+    fail_fast: true,
+};
 
 /// A `--batch` value: a positive number of rows.
 fn parse_batch(text: &str) -> Result<usize, String> {

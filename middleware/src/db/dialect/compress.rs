@@ -71,6 +71,50 @@ impl Dialect {
         }
     }
 
+    /// For [`MergeStyle::DeleteThenInsert`]: how to delete the readings of a run's windows
+    /// that hold two or more readings, when those windows form `ranges` time ranges and one
+    /// statement may name at most `most` of them.
+    ///
+    /// SQLite's planner answers `channel_id = ? AND (range OR range …)` with one index search
+    /// per range or with a scan of every reading of the channel, by a cost guess without
+    /// statistics; the scan made one merge transaction over a channel of a million readings
+    /// hold the write lock for seconds, so concurrent inserts timed out with "database is
+    /// locked". So SQLite deletes a few ranges one statement each (an index range search
+    /// apiece, microseconds in process), and many ranges (merged and single windows
+    /// alternating) with [`WindowDelete::Merged`], which searches the run's index range only.
+    /// MySQL plans the list as index ranges and saves a round trip per range; it cannot delete
+    /// from a table a subquery reads (error 1093).
+    pub(crate) fn window_delete(self, ranges: usize, most: usize) -> WindowDelete {
+        match self.backend {
+            Backend::Sqlite if ranges <= SQLITE_RANGE_STATEMENTS => {
+                WindowDelete::Ranges { per_statement: 1 }
+            }
+            Backend::Sqlite => WindowDelete::Merged(self.sql(
+                r#"DELETE FROM data WHERE channel_id = ? AND "timestamp" >= ? AND "timestamp" < ? AND ("timestamp" - ?) / ? IN (SELECT ("timestamp" - ?) / ? FROM data WHERE channel_id = ? AND "timestamp" >= ? AND "timestamp" < ? GROUP BY 1 HAVING COUNT(*) > 1)"#,
+            )),
+            Backend::MySql | Backend::Postgres => WindowDelete::Ranges {
+                per_statement: most,
+            },
+        }
+    }
+
+    /// How long a writer that keeps taking the database's write lock should leave it free now
+    /// and then, so that other writers waiting for it get a turn; `None` where writers do not
+    /// take turns on one lock.
+    ///
+    /// SQLite has no queue of waiting writers: a connection waiting for the lock sleeps in its
+    /// busy handler (1, 2, 5, … ms, at most 100 ms at a time, until its busy timeout) and tries
+    /// again, so a writer that commits and begins its next transaction at once keeps the lock
+    /// almost all the time and a concurrent insert fails with "database is locked" after its
+    /// 5 s timeout, however short each transaction is. A gap longer than the longest of those
+    /// sleeps lets every waiting writer try once. MySQL and PostgreSQL lock rows.
+    pub(crate) fn writer_gap(self) -> Option<std::time::Duration> {
+        match self.backend {
+            Backend::Sqlite => Some(std::time::Duration::from_millis(110)),
+            Backend::MySql | Backend::Postgres => None,
+        }
+    }
+
     /// How a merge transaction removes the readings of the merged windows and writes the
     /// merged ones.
     pub(crate) fn merge_style(self) -> MergeStyle {
@@ -113,6 +157,25 @@ pub(crate) enum MergeStyle {
     /// a `DELETE` of the window ranges, checked against the count read, then a multi-row
     /// `INSERT` of the merged readings.
     DeleteThenInsert,
+}
+
+/// Up to this many time ranges SQLite deletes with one statement each (see
+/// [`Dialect::window_delete`]); dense data needs one range per run.
+const SQLITE_RANGE_STATEMENTS: usize = 16;
+
+/// How the readings of a run's merged windows are deleted (see [`Dialect::window_delete`]).
+#[derive(Clone, Debug)]
+pub(crate) enum WindowDelete {
+    /// `DELETE … WHERE channel_id = ? AND (range OR range …)`, this many ranges a statement.
+    Ranges {
+        /// Ranges named by one statement.
+        per_statement: usize,
+    },
+    /// One statement deleting every reading of the run's windows that hold two or more.
+    ///
+    /// Parameters: channel id, run start, run end, window origin, window length, window
+    /// origin, window length, channel id, run start, run end.
+    Merged(SqlStr),
 }
 
 /// Appends `(ts >= ? AND ts < ?) OR …` for `count` ranges.
@@ -165,6 +228,34 @@ mod tests {
                 Dialect { backend }.merge_style(),
                 MergeStyle::DeleteThenInsert
             );
+        }
+    }
+
+    #[test]
+    fn sqlite_deletes_many_ranges_by_window_and_waits_its_turn() {
+        let sqlite = Dialect {
+            backend: Backend::Sqlite,
+        };
+        assert!(matches!(
+            sqlite.window_delete(1, 100),
+            WindowDelete::Ranges { per_statement: 1 }
+        ));
+        let WindowDelete::Merged(sql) = sqlite.window_delete(SQLITE_RANGE_STATEMENTS + 1, 100)
+        else {
+            panic!("many ranges on SQLite are deleted by window");
+        };
+        assert!(sql.as_str().contains("HAVING COUNT(*) > 1"));
+        assert_eq!(
+            sqlite.writer_gap(),
+            Some(std::time::Duration::from_millis(110))
+        );
+        for backend in [Backend::MySql, Backend::Postgres] {
+            let dialect = Dialect { backend };
+            assert!(matches!(
+                dialect.window_delete(1000, 100),
+                WindowDelete::Ranges { per_statement: 100 }
+            ));
+            assert_eq!(dialect.writer_gap(), None);
         }
     }
 }

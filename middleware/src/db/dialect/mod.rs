@@ -149,6 +149,26 @@ impl Dialect {
         }
     }
 
+    /// Prepares a URL for sqlx to open a database that must exist: [`Dialect::existing_url`],
+    /// after checking that a SQLite file exists (sqlx would only say "unable to open database
+    /// file").
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchFile`] if the SQLite file does not exist.
+    pub(crate) fn open_existing_url(self, url: &str) -> Result<String> {
+        match self.backend {
+            Backend::Sqlite if !sqlite_in_memory(url) => {
+                let path = PathBuf::from(percent_decode(split_sqlite_url(url).0));
+                if !path.exists() {
+                    return Err(Error::NoSuchFile { path });
+                }
+            }
+            Backend::Sqlite | Backend::MySql | Backend::Postgres => {}
+        }
+        Ok(self.existing_url(url))
+    }
+
     /// Pool options for a prepared URL.
     ///
     /// An in-memory SQLite database lives as long as one of its connections, so its pool keeps

@@ -198,3 +198,53 @@ fn a_closed_stdout_ends_the_tool_quietly() {
         assert_eq!(stderr, "", "{args:?}");
     }
 }
+
+/// volkszaehler's shipped config template, with only `db:` replaced, is read by every tool.
+#[test]
+fn every_tool_reads_the_upstream_config_template() {
+    let dir = tempfile::tempdir().unwrap();
+    let dist = include_str!("../../push-core/tests/fixtures/config.dist.yaml");
+    let start = dist.find("\ndb:\n").unwrap() + 1;
+    let end = dist.find("\npush:\n").unwrap() + 1;
+    let file = dir.path().join("vz.sqlite3");
+    let config = format!(
+        "{}db:\n  driver: pdo_sqlite\n  path: {}\n\n{}",
+        &dist[..start],
+        file.display(),
+        &dist[end..]
+    );
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, config).unwrap();
+    let path = path.to_str().unwrap();
+    // vz-channel may create the file; the others then find it.
+    let add = run(
+        CHANNEL,
+        dir.path(),
+        &[
+            "--config",
+            path,
+            "add",
+            "--type",
+            "temperature",
+            "--title",
+            "dist",
+        ],
+    );
+    assert!(
+        add.status.success(),
+        "{}",
+        String::from_utf8_lossy(&add.stderr)
+    );
+    for (binary, args) in [
+        (CHANNEL, vec!["--config", path, "list"]),
+        (AGGREGATE, vec!["--config", path, "--quiet"]),
+        (COMPRESS, vec!["--config", path, "--quiet"]),
+    ] {
+        let output = run(binary, dir.path(), &args);
+        assert!(
+            output.status.success(),
+            "{binary} {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}

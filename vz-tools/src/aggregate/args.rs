@@ -120,14 +120,15 @@ pub struct TimeArgs {
 }
 
 impl TimeArgs {
-    /// The zone to use: `--timezone`, else the config's top-level `timezone`, else the
-    /// system's local zone (UTC if that cannot be found).
+    /// The zone to use: `--timezone`, else the config's `timezone` (or `php.timezone`, where
+    /// volkszaehler's template puts it), else the system's local zone (UTC if that cannot be
+    /// found).
     ///
     /// # Errors
     /// An unknown zone name, naming where it came from.
     pub fn time_zone(&self, config: Option<&Config>) -> Result<TimeZone, String> {
-        let (name, source) = match (&self.timezone, config.and_then(|c| c.timezone.as_ref())) {
-            (Some(name), _) => (name, "--timezone"),
+        let (name, source) = match (&self.timezone, config.and_then(Config::time_zone)) {
+            (Some(name), _) => (name.as_str(), "--timezone"),
             (None, Some(name)) => (name, "config timezone"),
             (None, None) => return Ok(TimeZone::try_system().unwrap_or(TimeZone::UTC)),
         };

@@ -189,6 +189,8 @@ pub struct Hub {
     next_id: AtomicU64,
     limits: HubLimits,
     stats: HubStats,
+    /// Eviction log lines; a reconnect storm of slow clients must not flood the journal.
+    log: crate::throttle::Throttle,
 }
 
 /// How many sessions one [`Hub::publish`] reached.
@@ -220,6 +222,7 @@ impl Hub {
                 ..limits
             },
             stats: HubStats::default(),
+            log: crate::throttle::Throttle::default(),
         }
     }
 
@@ -399,11 +402,13 @@ impl Hub {
         self.stats.delivered.inc_by(delivery.queued as u64);
         if delivery.evicted > 0 {
             self.stats.slow_disconnects.inc_by(delivery.evicted as u64);
-            tracing::info!(
-                evicted = delivery.evicted,
-                topic_subscribers = delivery.queued,
-                "disconnected WebSocket clients that could not keep up (close 1013)"
-            );
+            self.log.log(|| {
+                tracing::info!(
+                    evicted = delivery.evicted,
+                    still_served = delivery.queued,
+                    "disconnected WebSocket clients that could not keep up (close 1013)"
+                );
+            });
         }
         delivery
     }

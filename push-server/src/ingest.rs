@@ -181,7 +181,7 @@ async fn read_body(state: &IngestState, body: Body) -> Result<Bytes, Response> {
         state.stats.reject_push(metric);
         state
             .log
-            .warn(|| tracing::warn!(status = status.as_u16(), kind, "push refused: {message}"));
+            .log(|| tracing::warn!(status = status.as_u16(), kind, "push refused: {message}"));
         exception(status, kind, &message)
     };
     match tokio::time::timeout(
@@ -240,7 +240,7 @@ async fn ingest(state: &IngestState, body: &[u8]) -> Response {
             });
             state
                 .log
-                .warn(|| tracing::warn!(kind, "push refused: {err}"));
+                .log(|| tracing::warn!(kind, "push refused: {err}"));
             return exception(StatusCode::BAD_REQUEST, kind, &err.to_string());
         }
     };
@@ -272,7 +272,7 @@ async fn ingest(state: &IngestState, body: &[u8]) -> Response {
         state.stats.reject_channel(rejection.kind);
     }
     if let Some(first) = rejections.first() {
-        state.log.warn(|| {
+        state.log.log(|| {
             tracing::warn!(
                 rejected = rejections.len(),
                 uuid = first.uuid.as_deref().unwrap_or("-"),

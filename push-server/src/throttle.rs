@@ -38,7 +38,7 @@ impl Throttle {
 
     /// Runs `log` unless this period's burst is used up. The first line of a new period first
     /// reports how many were suppressed in the last.
-    pub fn warn(&self, log: impl FnOnce()) {
+    pub fn log(&self, log: impl FnOnce()) {
         if self.admit() {
             log();
         }
@@ -89,13 +89,13 @@ mod tests {
         let throttle = Throttle::new(3, Duration::from_secs(3600));
         let mut lines = 0;
         for _ in 0..10 {
-            throttle.warn(|| lines += 1);
+            throttle.log(|| lines += 1);
         }
         assert_eq!(lines, 3);
         let zero = Throttle::new(2, Duration::ZERO);
         let mut lines = 0;
         for _ in 0..10 {
-            zero.warn(|| lines += 1);
+            zero.log(|| lines += 1);
         }
         assert_eq!(lines, 10, "every call starts a new period");
     }

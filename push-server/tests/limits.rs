@@ -425,3 +425,51 @@ async fn metrics_and_health_are_served_without_channel_uuids() {
     );
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn metrics_can_have_a_listener_of_their_own() {
+    let db = TestDb::new(TestBackend::Sqlite).await.expect("SQLite");
+    let server = std::sync::Arc::new(push_server::PushServer::new(
+        ServerConfig::default(),
+        db.db().clone(),
+    ));
+    let bind = || tokio::net::TcpListener::bind("127.0.0.1:0");
+    let (ingest, broadcast, metrics) = (
+        bind().await.unwrap(),
+        bind().await.unwrap(),
+        bind().await.unwrap(),
+    );
+    let (broadcast_addr, metrics_addr) = (
+        broadcast.local_addr().unwrap(),
+        metrics.local_addr().unwrap(),
+    );
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn({
+        let (server, shutdown) = (server.clone(), shutdown.clone());
+        async move {
+            let listeners = push_server::Listeners {
+                ingest: vec![ingest],
+                broadcast: vec![broadcast],
+                metrics: vec![metrics],
+            };
+            server.run(listeners, shutdown).await
+        }
+    });
+    let client = reqwest::Client::new();
+    let own = client
+        .get(format!("http://{metrics_addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 200);
+    assert!(own.text().await.unwrap().contains("vz_pushes_total 0"));
+    // Off the broadcast listener once it has its own.
+    let moved = client
+        .get(format!("http://{broadcast_addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), 404);
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+}

@@ -20,15 +20,23 @@ struct Running {
     banner: Vec<String>,
 }
 
-fn spawn(db: &std::path::Path) -> Running {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_push-server"))
-        .args(["--db", &format!("sqlite://{}", db.display())])
+/// The binary on free loopback ports, with the database `--db sqlite://<db>` (or none, for a
+/// config file), without the caller's `DATABASE_URL` and `RUST_LOG`, stdout piped.
+fn push_server(db: Option<&std::path::Path>) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_push-server"));
+    if let Some(db) = db {
+        command.args(["--db", &format!("sqlite://{}", db.display())]);
+    }
+    command
         .args(["--ingest", "127.0.0.1:0", "--broadcast", "127.0.0.1:0"])
         .env_remove("DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped());
+    command
+}
+
+fn spawn(db: &std::path::Path) -> Running {
+    let mut child = push_server(Some(db)).stderr(Stdio::null()).spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut banner = Vec::new();
     let (mut ingest, mut broadcast) = (None, None);
@@ -187,16 +195,8 @@ async fn sigterm_ends_the_server_even_with_stdout_and_stderr_closed() {
     let dir = tempfile::tempdir().unwrap();
     // Both pipes are closed right after the banner, as by `push-server | head` or a journald
     // restart.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_push-server"))
-        .args([
-            "--db",
-            &format!("sqlite://{}", dir.path().join("vz.sqlite3").display()),
-        ])
-        .args(["--ingest", "127.0.0.1:0", "--broadcast", "127.0.0.1:0"])
+    let mut child = push_server(Some(&dir.path().join("vz.sqlite3")))
         .args(["--log-level", "debug"])
-        .env_remove("DATABASE_URL")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -312,12 +312,9 @@ async fn the_upstream_dist_config_with_only_db_changed_is_served() {
     );
     let path = dir.path().join("config.yaml");
     std::fs::write(&path, config).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_push-server"))
+    let mut child = push_server(None)
         .arg("--config")
         .arg(&path)
-        .args(["--ingest", "127.0.0.1:0", "--broadcast", "127.0.0.1:0"])
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
